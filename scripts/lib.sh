@@ -1,0 +1,36 @@
+# Shared by the scripts: cache location, lock-file reading, JDK discovery. Source it, do not run it.
+QWENVL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+QWENVL_CACHE=${QWENVL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qwenvl}
+
+die() { echo "error: $*" >&2; exit 1; }
+
+# lock_value KEY: the value of KEY in native/llama-cpp.lock
+lock_value() {
+    local v
+    v=$(sed -n "s/^$1=//p" "$QWENVL_ROOT/native/llama-cpp.lock")
+    [ -n "$v" ] || die "native/llama-cpp.lock has no '$1'"
+    printf '%s\n' "$v"
+}
+
+# platform: the natives classifier of this machine, as the Java loader spells it
+platform() {
+    local os arch
+    case "$(uname -s)" in
+        Linux) os=linux ;; Darwin) os=macos ;; MINGW*|MSYS*|CYGWIN*) os=windows ;; *) die "unsupported OS $(uname -s)" ;;
+    esac
+    case "$(uname -m)" in
+        x86_64|amd64) arch=x86_64 ;; aarch64|arm64) arch=aarch64 ;; *) die "unsupported CPU $(uname -m)" ;;
+    esac
+    echo "$os-$arch"
+}
+
+# find_jdk: prints a JAVA_HOME holding a JDK >= 22 (JAVA_HOME first, then the system's JVM directories)
+find_jdk() {
+    local c v
+    for c in "${JAVA_HOME:-}" /usr/lib/jvm/* /Library/Java/JavaVirtualMachines/*/Contents/Home; do
+        [ -n "$c" ] && [ -x "$c/bin/javac" ] || continue
+        v=$("$c/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+        if [ "${v%%.*}" -ge 22 ] 2>/dev/null; then echo "$c"; return 0; fi
+    done
+    return 1
+}
