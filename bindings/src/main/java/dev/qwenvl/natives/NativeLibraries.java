@@ -1,0 +1,213 @@
+package dev.qwenvl.natives;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Loads llama.cpp's native libraries, dependencies first, exactly once per JVM.
+ *
+ * <p>Where from, in order: the directory named by the system property {@value #PATH_PROPERTY} or the environment
+ * variable {@value #PATH_ENV} (for your own CUDA, Metal or Vulkan build: point it at the build's {@code bin}
+ * directory); otherwise the natives jar for this platform on the class path, extracted once into a per-content cache
+ * directory under {@code $QWENVL_CACHE}, {@code $XDG_CACHE_HOME/qwenvl} or {@code ~/.cache/qwenvl}.
+ */
+public final class NativeLibraries {
+    public static final String PATH_PROPERTY = "qwenvl.library.path";
+    public static final String PATH_ENV = "QWENVL_LIBRARY_PATH";
+    static final String LIST = "natives.list";
+    private static final String MODULE_PREFIX = "module:";
+    private static final List<String> LOAD_ORDER =
+            List.of("ggml-base", "ggml-cpu", "ggml-blas", "ggml-cuda", "ggml-metal", "ggml-vulkan", "ggml", "llama",
+                    "mtmd", "llama-common", "qwenvl-chat");
+
+    private static Path loadedFrom;
+
+    private NativeLibraries() {
+    }
+
+    /** Loads the libraries if this JVM has not yet; returns the directory they came from. */
+    public static synchronized Path load() {
+        if (loadedFrom == null) {
+            Path dir = locate();
+            for (Path lib : librariesIn(dir)) {
+                try {
+                    System.load(lib.toString());
+                } catch (UnsatisfiedLinkError e) {
+                    throw new NativeLibraryException("cannot load " + lib + " on " + platform() + ": " + e.getMessage()
+                            + ". The libraries in " + dir + " may come from another platform or need a missing system"
+                            + " library (ldd shows which); rebuild them with scripts/build-native.sh", e);
+                }
+            }
+            loadedFrom = dir;
+        }
+        return loadedFrom;
+    }
+
+    /** The directory the libraries were loaded from, or empty before {@link #load()}. */
+    public static synchronized Optional<Path> directory() {
+        return Optional.ofNullable(loadedFrom);
+    }
+
+    /** Whether the CPU backend comes as dynamically loaded variant modules (the portable flavour). */
+    public static boolean hasBackendModules(Path dir) {
+        return readList(dir).stream().anyMatch(s -> s.startsWith(MODULE_PREFIX));
+    }
+
+    /** This machine's natives classifier: {@code linux-x86_64}, {@code macos-aarch64}, {@code windows-x86_64}... */
+    public static String platform() {
+        String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch").toLowerCase(Locale.ROOT);
+        String o = os.contains("linux") ? "linux" : os.contains("mac") ? "macos" : os.contains("win") ? "windows" : os;
+        String a = switch (arch) {
+            case "amd64", "x86_64" -> "x86_64";
+            case "aarch64", "arm64" -> "aarch64";
+            default -> arch;
+        };
+        return o + "-" + a;
+    }
+
+    private static Path locate() {
+        List<String> tried = new ArrayList<>();
+        String explicit = System.getProperty(PATH_PROPERTY);
+        String source = "system property " + PATH_PROPERTY;
+        if (explicit == null || explicit.isBlank()) {
+            explicit = System.getenv(PATH_ENV);
+            source = "environment variable " + PATH_ENV;
+        }
+        if (explicit != null && !explicit.isBlank()) {
+            Path dir = Path.of(explicit).toAbsolutePath();
+            if (!librariesIn(dir).isEmpty()) {
+                return dir;
+            }
+            throw new NativeLibraryException(source + " names " + dir + ", which holds no llama.cpp libraries for "
+                    + platform() + " (looked for " + String.join(", ", fileNames("llama")) + "). Point it at the bin"
+                    + " directory of a build made by scripts/build-native.sh");
+        }
+        String resourceDir = "/dev/qwenvl/natives/" + platform() + "/";
+        tried.add("class path resource " + resourceDir + LIST);
+        try (InputStream list = NativeLibraries.class.getResourceAsStream(resourceDir + LIST)) {
+            if (list != null) {
+                return extract(resourceDir, new String(list.readAllBytes(), StandardCharsets.UTF_8));
+            }
+        } catch (IOException e) {
+            throw new NativeLibraryException("cannot extract the native libraries from " + resourceDir + ": " + e, e);
+        }
+        throw new NativeLibraryException("no llama.cpp libraries for platform " + platform() + ". Tried: "
+                + String.join("; ", tried) + "; " + PATH_PROPERTY + " and " + PATH_ENV + " are unset. Build them with"
+                + " scripts/build-native.sh (add --backend cuda|metal|vulkan for a GPU) and set " + PATH_PROPERTY
+                + " to native/target/bin, or put the qwenvl-natives jar for " + platform() + " on the class path");
+    }
+
+    /** Copies the jar's libraries into a directory named by their content hash, so concurrent JVMs agree. */
+    private static Path extract(String resourceDir, String listing) throws IOException {
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        for (String line : listing.lines().map(String::strip).filter(s -> !s.isEmpty()).toList()) {
+            String name = line.startsWith(MODULE_PREFIX) ? line.substring(MODULE_PREFIX.length()) : line;
+            try (InputStream in = NativeLibraries.class.getResourceAsStream(resourceDir + name)) {
+                if (in == null) {
+                    throw new NativeLibraryException("the natives jar lists " + name + " but does not hold it");
+                }
+                byte[] bytes = in.readAllBytes();
+                sha.update(name.getBytes(StandardCharsets.UTF_8));
+                sha.update(bytes);
+                files.put(name, bytes);
+            }
+        }
+        files.put(LIST, listing.getBytes(StandardCharsets.UTF_8));
+        Path root = cacheRoot().resolve("natives");
+        Path target = root.resolve(platform() + "-" + HexFormat.of().formatHex(sha.digest(), 0, 8));
+        if (Files.isRegularFile(target.resolve(LIST))) {
+            return target;
+        }
+        Files.createDirectories(root);
+        Path staging = Files.createTempDirectory(root, ".extract-");
+        try {
+            for (Map.Entry<String, byte[]> f : files.entrySet()) {
+                Files.write(staging.resolve(f.getKey()), f.getValue());
+            }
+            Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (FileAlreadyExistsException | DirectoryNotEmptyException | AtomicMoveNotSupportedException e) {
+            deleteTree(staging); // another JVM extracted the same content first
+        }
+        return target;
+    }
+
+    private static Path cacheRoot() {
+        String env = System.getenv("QWENVL_CACHE");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env);
+        }
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        return (xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache"))
+                .resolve("qwenvl");
+    }
+
+    /** The libraries to System.load from dir, dependencies first; empty if dir holds none. */
+    static List<Path> librariesIn(Path dir) {
+        List<Path> libs = new ArrayList<>();
+        List<String> listed = readList(dir);
+        if (!listed.isEmpty()) {
+            for (String name : listed) {
+                if (!name.startsWith(MODULE_PREFIX)) {
+                    libs.add(dir.resolve(name));
+                }
+            }
+            return libs;
+        }
+        for (String lib : LOAD_ORDER) {
+            fileNames(lib).stream().map(dir::resolve).filter(Files::isRegularFile).findFirst().ifPresent(libs::add);
+        }
+        boolean complete = libs.stream().anyMatch(p -> p.getFileName().toString().contains("mtmd"));
+        return complete ? libs : List.of();
+    }
+
+    private static List<String> readList(Path dir) {
+        Path list = dir.resolve(LIST);
+        try {
+            return Files.isRegularFile(list)
+                    ? Files.readAllLines(list).stream().map(String::strip).filter(s -> !s.isEmpty()).toList()
+                    : List.of();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static List<String> fileNames(String lib) {
+        return switch (platform().substring(0, platform().indexOf('-'))) {
+            case "macos" -> List.of("lib" + lib + ".0.dylib", "lib" + lib + ".dylib");
+            case "windows" -> List.of(lib + ".dll");
+            default -> List.of("lib" + lib + ".so.0", "lib" + lib + ".so");
+        };
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package dev.qwenvl;
+
+import java.time.Duration;
+
+/**
+ * What one generation cost.
+ *
+ * @param promptTokens     text tokens evaluated for the message (template included)
+ * @param imageTokens      image embeddings evaluated for the message
+ * @param generatedTokens  tokens sampled, the end-of-generation token included
+ * @param imageEncodeTime  time in the vision encoder
+ * @param promptEvalTime   time evaluating the message's text and image embeddings in the text model
+ * @param generationTime   time sampling and evaluating the generated tokens
+ */
+public record GenerationStats(int promptTokens, int imageTokens, int generatedTokens, Duration imageEncodeTime,
+                              Duration promptEvalTime, Duration generationTime) {
+
+    /** Prompt (text and image) tokens evaluated per second. */
+    public double promptTokensPerSecond() {
+        return perSecond(promptTokens + imageTokens, promptEvalTime);
+    }
+
+    /** Generated tokens per second. */
+    public double generationTokensPerSecond() {
+        return perSecond(generatedTokens, generationTime);
+    }
+
+    private static double perSecond(int tokens, Duration d) {
+        return d.isZero() ? 0 : tokens / (d.toNanos() / 1e9);
+    }
+}

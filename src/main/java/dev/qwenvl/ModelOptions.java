@@ -1,0 +1,137 @@
+package dev.qwenvl;
+
+/**
+ * How to load a model and its mmproj, and how to size each conversation's context. Immutable; start from
+ * {@link #defaults()} and change what you need with the {@code with...} methods:
+ *
+ * <pre>{@code
+ * ModelOptions options = ModelOptions.defaults().withThreads(4).withContextSize(8192);
+ * }</pre>
+ *
+ * @param threads         CPU threads for generation
+ * @param batchThreads    CPU threads for prompt and image evaluation
+ * @param gpuLayers       text-model layers to offload to a GPU backend; -1 for all (ignored by a CPU-only build)
+ * @param mainGpu         the GPU that holds the model when it is not split
+ * @param contextSize     tokens of context per conversation; 0 for the model's trained length
+ * @param batchSize       logical batch size for prompt evaluation (llama.cpp's n_batch)
+ * @param microBatchSize  physical batch size (llama.cpp's n_ubatch)
+ * @param flashAttention  flash attention in the text model and the vision encoder; {@link FlashAttention#DISABLED}
+ *                        gives the same output for every thread count
+ * @param mmprojOnGpu     run the vision encoder on the GPU backend when there is one
+ * @param imageMinTokens  lower bound on tokens per image; 0 for the model's default
+ * @param imageMaxTokens  upper bound on tokens per image; 0 for the model's default
+ * @param loadMode        how llama.cpp reads the weights (mmap, mlock, direct I/O); AUTO lets it choose
+ * @param warmup          run the vision encoder once at load time, as llama-mtmd-cli does
+ * @param progress        called while the text model loads, or null
+ */
+public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mainGpu, int contextSize, int batchSize,
+                           int microBatchSize, FlashAttention flashAttention, boolean mmprojOnGpu, int imageMinTokens,
+                           int imageMaxTokens, LoadMode loadMode, boolean warmup,
+                           LoadProgressListener progress) {
+
+    /** Flash attention mode, as llama.cpp's {@code -fa auto|on|off}. */
+    public enum FlashAttention { AUTO, ENABLED, DISABLED }
+
+    /** How the weights are read, as llama.cpp's {@code llama_load_mode}. */
+    public enum LoadMode { AUTO, READ, MMAP, MLOCK, MMAP_MLOCK, DIRECT_IO }
+
+    /** Receives the text model's load progress; return false to abandon the load. */
+    @FunctionalInterface
+    public interface LoadProgressListener {
+        boolean onProgress(float fraction);
+    }
+
+    public ModelOptions {
+        requireAtLeast("threads", threads, 1);
+        requireAtLeast("batchThreads", batchThreads, 1);
+        requireAtLeast("gpuLayers", gpuLayers, -1);
+        requireAtLeast("mainGpu", mainGpu, 0);
+        requireAtLeast("contextSize", contextSize, 0);
+        requireAtLeast("batchSize", batchSize, 1);
+        requireAtLeast("microBatchSize", microBatchSize, 1);
+        requireAtLeast("imageMinTokens", imageMinTokens, 0);
+        requireAtLeast("imageMaxTokens", imageMaxTokens, 0);
+        if (imageMaxTokens > 0 && imageMinTokens > imageMaxTokens) {
+            throw new IllegalArgumentException("imageMinTokens " + imageMinTokens + " exceeds imageMaxTokens "
+                    + imageMaxTokens);
+        }
+        if (loadMode == null) {
+            throw new IllegalArgumentException("loadMode must not be null; use LoadMode.AUTO");
+        }
+        if (flashAttention == null) {
+            throw new IllegalArgumentException("flashAttention must not be null; use FlashAttention.AUTO");
+        }
+    }
+
+    /**
+     * llama-mtmd-cli's defaults, except the context: 4096 tokens rather than the model's full trained length, which
+     * for Qwen2.5-VL would reserve gigabytes of KV cache.
+     */
+    public static ModelOptions defaults() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        int threads = cores > 4 ? cores / 2 : cores; // physical cores, roughly, like llama.cpp's cpu_get_num_math
+        return new ModelOptions(threads, threads, -1, 0, 4096, 2048, 512, FlashAttention.AUTO, true, 0, 0,
+                LoadMode.AUTO, true, null);
+    }
+
+    public ModelOptions withThreads(int n) {
+        return new ModelOptions(n, n, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize, flashAttention,
+                mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+    }
+
+    public ModelOptions withGpuLayers(int n) {
+        return new ModelOptions(threads, batchThreads, n, mainGpu, contextSize, batchSize, microBatchSize,
+                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+    }
+
+    public ModelOptions withMainGpu(int gpu) {
+        return new ModelOptions(threads, batchThreads, gpuLayers, gpu, contextSize, batchSize, microBatchSize,
+                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+    }
+
+    public ModelOptions withContextSize(int n) {
+        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, n, batchSize, microBatchSize,
+                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+    }
+
+    public ModelOptions withBatchSizes(int batch, int microBatch) {
+        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batch, microBatch,
+                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+    }
+
+    public ModelOptions withFlashAttention(FlashAttention mode) {
+        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
+                mode, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+    }
+
+    public ModelOptions withMmprojOnGpu(boolean onGpu) {
+        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
+                flashAttention, onGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+    }
+
+    public ModelOptions withImageTokens(int min, int max) {
+        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
+                flashAttention, mmprojOnGpu, min, max, loadMode, warmup, progress);
+    }
+
+    public ModelOptions withLoadMode(LoadMode mode) {
+        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
+                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, mode, warmup, progress);
+    }
+
+    public ModelOptions withWarmup(boolean on) {
+        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
+                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, on, progress);
+    }
+
+    public ModelOptions withProgress(LoadProgressListener listener) {
+        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
+                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, listener);
+    }
+
+    private static void requireAtLeast(String name, int value, int min) {
+        if (value < min) {
+            throw new IllegalArgumentException(name + " must be at least " + min + ", got " + value);
+        }
+    }
+}

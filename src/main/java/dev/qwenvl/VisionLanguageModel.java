@@ -1,0 +1,263 @@
+package dev.qwenvl;
+
+import dev.qwenvl.bindings.llama_model_params;
+import dev.qwenvl.bindings.llama_progress_callback;
+import dev.qwenvl.bindings.mtmd_context_params;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+
+import static dev.qwenvl.bindings.qwenvl_h.LLAMA_FLASH_ATTN_TYPE_AUTO;
+import static dev.qwenvl.bindings.qwenvl_h.LLAMA_FLASH_ATTN_TYPE_DISABLED;
+import static dev.qwenvl.bindings.qwenvl_h.LLAMA_FLASH_ATTN_TYPE_ENABLED;
+import static dev.qwenvl.bindings.qwenvl_h.llama_model_default_params;
+import static dev.qwenvl.bindings.qwenvl_h.llama_model_free;
+import static dev.qwenvl.bindings.qwenvl_h.llama_model_get_vocab;
+import static dev.qwenvl.bindings.qwenvl_h.llama_model_load_from_file;
+import static dev.qwenvl.bindings.qwenvl_h.mtmd_context_params_default;
+import static dev.qwenvl.bindings.qwenvl_h.mtmd_free;
+import static dev.qwenvl.bindings.qwenvl_h.mtmd_init_from_file;
+
+/**
+ * A Qwen2-VL or Qwen2.5-VL model: the text GGUF and its mmproj (vision encoder), loaded once and shared by any number
+ * of {@link Conversation}s, on any threads.
+ *
+ * <pre>{@code
+ * try (VisionLanguageModel model = VisionLanguageModel.load(Path.of("Qwen2.5-VL-3B-Instruct-Q4_K_M.gguf"),
+ *                                                           Path.of("mmproj-Qwen2.5-VL-3B-Instruct-f16.gguf"));
+ *      Conversation chat = model.newConversation()) {
+ *     Generation answer = chat.ask(Message.of("What does the sign say?", Image.read(Path.of("sign.jpg"))),
+ *                                  SamplingOptions.greedy());
+ *     System.out.println(answer.text());
+ * }
+ * }</pre>
+ *
+ * <p>Both files are checked in Java before llama.cpp opens them, so a wrong, damaged or mismatched file is an
+ * {@link InvalidModelException} naming the file, never a crash. Closing the model closes its open conversations
+ * first, waiting for any generation in progress to stop.
+ */
+public final class VisionLanguageModel implements AutoCloseable {
+    private final Arena arena = Arena.ofShared();
+    private final Path modelFile;
+    private final Path mmprojFile;
+    private final ModelOptions options;
+    private final String projector;
+    private final int embeddingLength;
+    private final MemorySegment model;
+    private final MemorySegment vocab;
+    private final MemorySegment vision;
+    private final ChatTemplate template;
+    private final ReentrantLock visionLock = new ReentrantLock(); // one mtmd context: encode one image at a time
+    private final Set<Conversation> conversations = ConcurrentHashMap.newKeySet();
+    private final Object lifecycle = new Object();
+    private boolean closed;
+
+    private VisionLanguageModel(Path modelFile, Path mmprojFile, ModelOptions options) {
+        this.modelFile = modelFile;
+        this.mmprojFile = mmprojFile;
+        this.options = options;
+        NativeRuntime.init();
+        GgufMetadata text = ModelFiles.checkText(modelFile);
+        embeddingLength = (int) text.requireUnsigned("qwen2vl.embedding_length");
+        projector = ModelFiles.checkMmproj(mmprojFile, embeddingLength).requireString("clip.projector_type");
+        MemorySegment m = MemorySegment.NULL;
+        MemorySegment v = MemorySegment.NULL;
+        try {
+            m = loadText();
+            v = loadVision(m);
+            template = ChatTemplate.of(m, null);
+        } catch (RuntimeException | Error e) {
+            if (!NativeRuntime.isNull(v)) {
+                mtmd_free(v);
+            }
+            if (!NativeRuntime.isNull(m)) {
+                llama_model_free(m);
+            }
+            arena.close();
+            throw e;
+        }
+        model = m;
+        vision = v;
+        vocab = llama_model_get_vocab(m);
+    }
+
+    /** Loads a model and its mmproj with {@link ModelOptions#defaults()}. */
+    public static VisionLanguageModel load(Path model, Path mmproj) {
+        return load(model, mmproj, ModelOptions.defaults());
+    }
+
+    /**
+     * Loads a model and its mmproj.
+     *
+     * @throws InvalidModelException if a file is missing, not a GGUF, damaged, of another architecture, or if the two
+     *                               do not belong together
+     * @throws ModelLoadException    if llama.cpp still refuses them (out of memory, an unsupported tensor type...)
+     */
+    public static VisionLanguageModel load(Path model, Path mmproj, ModelOptions options) {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(mmproj, "mmproj");
+        Objects.requireNonNull(options, "options");
+        return new VisionLanguageModel(model.toAbsolutePath(), mmproj.toAbsolutePath(), options);
+    }
+
+    private MemorySegment loadText() {
+        MemorySegment params = llama_model_default_params(arena);
+        llama_model_params.n_gpu_layers(params, options.gpuLayers());
+        llama_model_params.main_gpu(params, options.mainGpu());
+        llama_model_params.load_mode(params, options.loadMode().ordinal() - 1); // AUTO = -1, then llama.cpp's order
+        Throwable[] listenerFailure = new Throwable[1];
+        if (options.progress() != null) {
+            ModelOptions.LoadProgressListener listener = options.progress();
+            llama_model_params.progress_callback(params, llama_progress_callback.allocate((fraction, ud) -> {
+                try { // an exception escaping an upcall would end the JVM
+                    return listener.onProgress(fraction);
+                } catch (Throwable t) {
+                    listenerFailure[0] = t;
+                    return false;
+                }
+            }, arena));
+        }
+        MemorySegment m = llama_model_load_from_file(arena.allocateFrom(modelFile.toString()), params);
+        if (listenerFailure[0] != null) {
+            throw new ModelLoadException("loading " + modelFile + " stopped: the progress listener threw "
+                    + listenerFailure[0]);
+        }
+        if (NativeRuntime.isNull(m)) {
+            throw new ModelLoadException(NativeLog.withRecent("llama.cpp could not load " + modelFile
+                    + (options.progress() != null ? " (or the progress listener cancelled it)" : "")));
+        }
+        return m;
+    }
+
+    private MemorySegment loadVision(MemorySegment m) {
+        MemorySegment params = mtmd_context_params_default(arena);
+        mtmd_context_params.use_gpu(params, options.mmprojOnGpu());
+        mtmd_context_params.print_timings(params, false);
+        mtmd_context_params.n_threads(params, options.threads());
+        mtmd_context_params.flash_attn_type(params, flashAttention(options.flashAttention()));
+        mtmd_context_params.warmup(params, options.warmup());
+        mtmd_context_params.image_min_tokens(params, options.imageMinTokens() > 0 ? options.imageMinTokens() : -1);
+        mtmd_context_params.image_max_tokens(params, options.imageMaxTokens() > 0 ? options.imageMaxTokens() : -1);
+        MemorySegment v = mtmd_init_from_file(arena.allocateFrom(mmprojFile.toString()), m, params);
+        if (NativeRuntime.isNull(v)) {
+            throw new ModelLoadException(NativeLog.withRecent("libmtmd could not load the mmproj " + mmprojFile));
+        }
+        return v;
+    }
+
+    static int flashAttention(ModelOptions.FlashAttention mode) {
+        return switch (mode) {
+            case AUTO -> LLAMA_FLASH_ATTN_TYPE_AUTO();
+            case ENABLED -> LLAMA_FLASH_ATTN_TYPE_ENABLED();
+            case DISABLED -> LLAMA_FLASH_ATTN_TYPE_DISABLED();
+        };
+    }
+
+    /** A new conversation with its own context (KV cache) of {@link ModelOptions#contextSize()} tokens. */
+    public Conversation newConversation() {
+        return newConversation(ConversationOptions.defaults());
+    }
+
+    /** A new conversation with its own context (KV cache), a system prompt and template settings. */
+    public Conversation newConversation(ConversationOptions conversationOptions) {
+        synchronized (lifecycle) {
+            checkOpen();
+            Conversation c = new Conversation(this, conversationOptions);
+            conversations.add(c);
+            return c;
+        }
+    }
+
+    /** The text model's file. */
+    public Path modelFile() {
+        return modelFile;
+    }
+
+    /** The mmproj's file. */
+    public Path mmprojFile() {
+        return mmprojFile;
+    }
+
+    /** The options the model was loaded with. */
+    public ModelOptions options() {
+        return options;
+    }
+
+    /** {@code qwen2.5vl_merger} (Qwen2.5-VL) or {@code qwen2vl_merger} (Qwen2-VL). */
+    public String projectorType() {
+        return projector;
+    }
+
+    /** The text model's embedding length (and the mmproj's projection size). */
+    public int embeddingLength() {
+        return embeddingLength;
+    }
+
+    /** The chat template in use (the GGUF's {@code tokenizer.chat_template}, or llama.cpp's ChatML fallback). */
+    public String chatTemplate() {
+        checkOpen();
+        return template.source();
+    }
+
+    MemorySegment model() {
+        return model;
+    }
+
+    MemorySegment vocab() {
+        return vocab;
+    }
+
+    MemorySegment vision() {
+        return vision;
+    }
+
+    ChatTemplate template() {
+        return template;
+    }
+
+    ReentrantLock visionLock() {
+        return visionLock;
+    }
+
+    void forget(Conversation c) {
+        conversations.remove(c);
+    }
+
+    void checkOpen() {
+        synchronized (lifecycle) {
+            if (closed) {
+                throw new IllegalStateException("the model " + modelFile.getFileName() + " is closed");
+            }
+        }
+    }
+
+    /** Closes the open conversations (waiting for their generations to stop), then frees the model. Idempotent. */
+    @Override
+    public void close() {
+        List<Conversation> open;
+        synchronized (lifecycle) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            open = new ArrayList<>(conversations);
+        }
+        open.forEach(Conversation::close);
+        visionLock.lock();
+        try {
+            template.close();
+            mtmd_free(vision);
+            llama_model_free(model);
+        } finally {
+            visionLock.unlock();
+        }
+        arena.close();
+    }
+}
