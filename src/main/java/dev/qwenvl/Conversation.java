@@ -28,6 +28,7 @@ import static dev.qwenvl.bindings.qwenvl_h.llama_get_memory;
 import static dev.qwenvl.bindings.qwenvl_h.llama_init_from_model;
 import static dev.qwenvl.bindings.qwenvl_h.llama_memory_clear;
 import static dev.qwenvl.bindings.qwenvl_h.llama_memory_seq_rm;
+import static dev.qwenvl.bindings.qwenvl_h.llama_n_batch;
 import static dev.qwenvl.bindings.qwenvl_h.llama_n_ctx;
 import static dev.qwenvl.bindings.qwenvl_h.llama_set_abort_callback;
 import static dev.qwenvl.bindings.qwenvl_h.llama_token_to_piece;
@@ -87,7 +88,7 @@ public final class Conversation implements AutoCloseable {
         // Read by llama.cpp's compute thread during decoding: returning true aborts it.
         llama_set_abort_callback(ctx, ggml_abort_callback.allocate(ud -> cancelled, arena), MemorySegment.NULL);
         contextSize = llama_n_ctx(ctx);
-        batchSize = o.batchSize();
+        batchSize = llama_n_batch(ctx); // llama.cpp caps it at the requested n_ctx, and asserts on a larger batch
         batch = llama_batch_init(arena, 1, 0, 1);
         ChatTemplate t = null;
         try {
@@ -262,10 +263,11 @@ public final class Conversation implements AutoCloseable {
         StopStrings stops = new StopStrings(sampling.stopStrings(), onText);
         List<Integer> generated = new ArrayList<>();
         StopReason reason = StopReason.MAX_TOKENS;
-        long start = System.nanoTime();
+        long start = 0;
         int limit = sampling.maxTokens() < 0 ? Integer.MAX_VALUE : sampling.maxTokens();
         MemorySegment piece = arena.allocate(256);
         try (Sampler sampler = Sampler.create(owner.model(), owner.vocab(), sampling)) {
+            start = System.nanoTime(); // llama-mtmd-cli builds its sampler at load time, outside its timings
             for (int i = 0; i < limit; i++) {
                 if (cancelled) {
                     reason = StopReason.CANCELLED;

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Benchmarks the Java facade against llama.cpp's own llama-mtmd-cli, side by side on this machine: same build,
+# model files, image, prompt, threads, flash attention off, greedy decoding, alternating facade and CLI runs, each
+# in a fresh process. Prints a Markdown table and writes it to target/bench/bench-<date>.md. See README-bench.md.
+#   --model tiny|3b   tiny fixtures (default) or the synthetic Qwen2.5-VL-3B pair (Q4_K_M text, F16 mmproj; made
+#                     once into ~/.cache/qwenvl/fixtures, about 3 GB, several minutes)
+#   --reps N          repetitions per side (default 5)
+#   --tokens N        greedy tokens per run (default 16)
+#   --threads N       threads for both sides (default 2, or fewer cores)
+#   --image WxH       size of the gradient PNG asked about (default 640x480)
+#   --smoke           one short repetition on the tiny pair (what BenchSmokeTest runs)
+#   --no-build        skip `mvn install` of native, bindings and src (when they are built already)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+build=1; args=()
+for a in "$@"; do
+    case "$a" in
+        --no-build) build=0 ;;
+        *) args+=("$a") ;;
+    esac
+done
+
+export JAVA_HOME=${JAVA_HOME:-$(find_jdk)}
+cd "$QWENVL_ROOT"
+if [ "$build" = 1 ]; then
+    mvn -q -N install
+    mvn -q -pl native,bindings,src install -DskipTests
+fi
+[ -x native/target/bin/llama-mtmd-cli ] || die "no native/target/bin/llama-mtmd-cli: run scripts/build-native.sh"
+
+# Snapshot the class path: other builds in this tree may recompile src/target or reinstall jars mid-run.
+snap=$QWENVL_ROOT/target/bench/classpath
+rm -rf "$snap"; mkdir -p "$snap/lib"
+mvn -q -pl src dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$snap/deps.txt" \
+    >/dev/null
+for tries in 1 2 3 4 5 6; do
+    rm -rf "$snap/classes" "$snap/test-classes"
+    cp -r src/target/classes src/target/test-classes "$snap/" 2>/dev/null || true
+    [ -f "$snap/classes/dev/qwenvl/VisionLanguageModel.class" ] \
+        && [ -f "$snap/test-classes/dev/qwenvl/bench/Bench.class" ] && break
+    [ "$tries" = 6 ] && die "no compiled benchmark in src/target (or another build is rewriting it): run without --no-build"
+    sleep 10
+done
+classpath="$snap/test-classes:$snap/classes"
+IFS=: read -r -a jars < "$snap/deps.txt" || true # the file has no final newline
+for j in "${jars[@]}"; do cp "$j" "$snap/lib/"; classpath+=":$snap/lib/$(basename "$j")"; done
+bin=$QWENVL_ROOT/native/target/bin
+llama_src=$QWENVL_CACHE/src/llama.cpp-$(lock_value tree) # the tokenizer the fixture generator copies
+[ -d "$llama_src" ] || die "no llama.cpp source at $llama_src: run scripts/fetch-llama-cpp.sh"
+exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED \
+    -cp "$classpath" \
+    -Dqwenvl.library.path="$bin" -Dqwenvl.native.bin="$bin" -Dqwenvl.llama.src="$llama_src" \
+    -Dqwenvl.repo="$QWENVL_ROOT" \
+    dev.qwenvl.bench.Bench "${args[@]}"
