@@ -1,0 +1,90 @@
+package dev.qwenvl.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs llama.cpp's own {@code llama-mtmd-cli} from the directory named by the system property
+ * {@value #BIN_PROPERTY}: the reference the bindings are compared with.
+ *
+ * <p>Greedy, flash attention off in both contexts, 2 threads: the settings under which output is reproducible
+ * (notes §6). Environment variables that would change the CLI's defaults ({@code LLAMA_ARG_*}, {@code MTMD_*},
+ * {@code GGML_*}) are removed from the child's environment.
+ */
+public final class ReferenceCli {
+    public static final String BIN_PROPERTY = "qwenvl.native.bin";
+    private static final long TIMEOUT_SECONDS = 300;
+
+    /**
+     * One run's exit code and output.
+     *
+     * @param stdout the raw bytes: {@code "\n" + pieces + ("\n" if an end-of-generation token stopped it) + "\n\n"}
+     */
+    public record Result(int exitCode, byte[] stdout, String stderr) {
+        /** The generated pieces: stdout without the CLI's framing newlines (notes §1.3). */
+        public byte[] response() {
+            int from = stdout.length > 0 && stdout[0] == '\n' ? 1 : 0;
+            int to = Math.max(from, stdout.length - 2);
+            return Arrays.copyOfRange(stdout, from, to);
+        }
+
+        /** The last lines of stderr, for assertion messages. */
+        public String stderrTail() {
+            return stderr.length() <= 4000 ? stderr : stderr.substring(stderr.length() - 4000);
+        }
+    }
+
+    private ReferenceCli() {
+    }
+
+    /**
+     * Runs {@code llama-mtmd-cli -m text --mmproj mmproj --image image -p prompt -n nPredict --temp 0 -fa off -t 2},
+     * plus {@code extra} arguments.
+     */
+    public static Result run(ModelPair pair, Path image, String prompt, int nPredict, String... extra) {
+        String bin = System.getProperty(BIN_PROPERTY);
+        if (bin == null || bin.isBlank()) {
+            throw new IllegalStateException("system property " + BIN_PROPERTY + " is unset: it must name the"
+                    + " directory holding llama-mtmd-cli (native/target/bin after scripts/build-native.sh)");
+        }
+        Path cli = Path.of(bin, "llama-mtmd-cli");
+        if (!Files.isExecutable(cli)) {
+            throw new IllegalStateException("no executable llama-mtmd-cli in " + bin);
+        }
+        List<String> command = new ArrayList<>(List.of(cli.toString(), "-m", pair.text().toString(),
+                "--mmproj", pair.mmproj().toString(), "--image", image.toString(), "-p", prompt,
+                "-n", Integer.toString(nPredict), "--temp", "0", "-fa", "off", "-t", "2"));
+        command.addAll(List.of(extra));
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().keySet().removeIf(k -> k.startsWith("LLAMA_ARG_") || k.startsWith("MTMD_")
+                || k.startsWith("GGML_"));
+        try {
+            Path err = Files.createTempFile("llama-mtmd-cli", ".stderr");
+            try {
+                builder.redirectError(err.toFile());
+                Process process = builder.start();
+                process.getOutputStream().close();
+                byte[] out = process.getInputStream().readAllBytes();
+                if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    throw new IllegalStateException("llama-mtmd-cli did not finish within " + TIMEOUT_SECONDS + " s");
+                }
+                return new Result(process.exitValue(), out, new String(Files.readAllBytes(err), StandardCharsets.UTF_8));
+            } finally {
+                Files.deleteIfExists(err);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run " + command, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while running llama-mtmd-cli", e);
+        }
+    }
+}
