@@ -48,7 +48,9 @@ stage_natives() {
         done
     done
     # Portable flavour: the CPU variants are modules that ggml dlopens from the directory of libggml.
+    # The AMX variant (sapphirerapids) is left out: its kernels die with SIGILL inside a JVM.
     for f in "$build"/bin/libggml-cpu-*.so "$build"/bin/libggml-cpu-*.dylib; do
+        case "$f" in *sapphirerapids*) continue ;; esac
         [ -e "$f" ] && cp -L "$f" "$dir/" && echo "module:$(basename "$f")" >> "$dir/natives.list"
     done
     echo "staged $(grep -c . "$dir/natives.list") libraries into $dir" >&2

@@ -41,7 +41,8 @@ import static dev.qwenvl.bindings.qwenvl_h.llama_vocab_n_tokens;
 
 /**
  * llama.cpp's sampler chain built as llama-mtmd-cli's common_sampler builds it (same samplers, order, defaults and
- * {@code general.sampling.*} overrides), so a seeded run draws the same tokens.
+ * {@code general.sampling.*} overrides), so a seeded run draws the same tokens. The default temperature is
+ * llama-mtmd-cli's 0.2, not common's 0.8 (common/arg.cpp sets it for LLAMA_EXAMPLE_MTMD).
  */
 final class Sampler implements AutoCloseable {
     private static final long DEFAULT_SEED = 0xFFFFFFFFL; // LLAMA_DEFAULT_SEED: a random seed
@@ -56,7 +57,7 @@ final class Sampler implements AutoCloseable {
     }
 
     static Sampler create(MemorySegment model, MemorySegment vocab, SamplingOptions o) {
-        float temp = (float) o.temperature().orElse(meta(model, LLAMA_MODEL_META_KEY_SAMPLING_TEMP(), 0.80));
+        float temp = (float) o.temperature().orElse(meta(model, LLAMA_MODEL_META_KEY_SAMPLING_TEMP(), 0.20));
         int topK = o.topK().orElse((int) meta(model, LLAMA_MODEL_META_KEY_SAMPLING_TOP_K(), 40));
         float topP = (float) o.topP().orElse(meta(model, LLAMA_MODEL_META_KEY_SAMPLING_TOP_P(), 0.95));
         float minP = (float) o.minP().orElse(meta(model, LLAMA_MODEL_META_KEY_SAMPLING_MIN_P(), 0.05));

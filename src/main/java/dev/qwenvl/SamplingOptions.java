@@ -8,7 +8,7 @@ import java.util.OptionalLong;
 
 /**
  * How tokens are chosen, and when a generation stops. Immutable. A parameter left unset takes the model's
- * {@code general.sampling.*} value when its GGUF has one, else llama.cpp's default (temperature 0.8, top-k 40,
+ * {@code general.sampling.*} value when its GGUF has one, else llama-mtmd-cli's default (temperature 0.2, top-k 40,
  * top-p 0.95, min-p 0.05, typical-p 1, repeat penalty 1 over the last 64 tokens, no frequency or presence penalty):
  * exactly what {@code llama-mtmd-cli} does. The chain runs in llama-mtmd-cli's order: penalties, DRY, top-n-sigma,
  * top-k, typical, top-p, min-p, XTC, temperature, then a seeded draw.

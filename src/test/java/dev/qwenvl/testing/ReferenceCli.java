@@ -49,6 +49,18 @@ public final class ReferenceCli {
      * plus {@code extra} arguments.
      */
     public static Result run(ModelPair pair, Path image, String prompt, int nPredict, String... extra) {
+        List<String> args = new ArrayList<>(List.of("-m", pair.text().toString(), "--mmproj", pair.mmproj().toString(),
+                "--image", image.toString(), "-p", prompt, "-n", Integer.toString(nPredict), "--temp", "0",
+                "-fa", "off", "-t", "2"));
+        args.addAll(List.of(extra));
+        return exec(args, "", null);
+    }
+
+    /**
+     * Runs {@code llama-mtmd-cli} with exactly {@code args}, {@code stdin} as its standard input, and, if not null,
+     * {@code responseMarker} in MTMD_TEST_RESPONSE_MARKER (the CLI then prints it before each response).
+     */
+    public static Result exec(List<String> args, String stdin, String responseMarker) {
         String bin = System.getProperty(BIN_PROPERTY);
         if (bin == null || bin.isBlank()) {
             throw new IllegalStateException("system property " + BIN_PROPERTY + " is unset: it must name the"
@@ -58,19 +70,22 @@ public final class ReferenceCli {
         if (!Files.isExecutable(cli)) {
             throw new IllegalStateException("no executable llama-mtmd-cli in " + bin);
         }
-        List<String> command = new ArrayList<>(List.of(cli.toString(), "-m", pair.text().toString(),
-                "--mmproj", pair.mmproj().toString(), "--image", image.toString(), "-p", prompt,
-                "-n", Integer.toString(nPredict), "--temp", "0", "-fa", "off", "-t", "2"));
-        command.addAll(List.of(extra));
+        List<String> command = new ArrayList<>(List.of(cli.toString()));
+        command.addAll(args);
         ProcessBuilder builder = new ProcessBuilder(command);
         builder.environment().keySet().removeIf(k -> k.startsWith("LLAMA_ARG_") || k.startsWith("MTMD_")
                 || k.startsWith("GGML_"));
+        if (responseMarker != null) {
+            builder.environment().put("MTMD_TEST_RESPONSE_MARKER", responseMarker);
+        }
         try {
             Path err = Files.createTempFile("llama-mtmd-cli", ".stderr");
             try {
                 builder.redirectError(err.toFile());
                 Process process = builder.start();
-                process.getOutputStream().close();
+                try (var in = process.getOutputStream()) {
+                    in.write(stdin.getBytes(StandardCharsets.UTF_8));
+                }
                 byte[] out = process.getInputStream().readAllBytes();
                 if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                     process.destroyForcibly();
