@@ -140,7 +140,12 @@ public final class Conversation implements AutoCloseable {
                 prefill.rollBack();
                 return new Generation("", StopReason.CANCELLED, prefill.stats(0, Duration.ZERO));
             }
-            return generate(sampling, onText, prefill);
+            try {
+                return generate(sampling, onText, prefill);
+            } catch (RuntimeException | Error e) {
+                prefill.rollBack(); // a failed answer leaves no half turn in the history or the KV cache
+                throw e;
+            }
         } finally {
             busy.unlock();
         }

@@ -22,6 +22,9 @@ final class GgufMetadata {
     private static final int MAGIC = 0x46554747; // "GGUF" little-endian
     private static final int MAX_DIMS = 4;
     private static final long MAX_STRING = 1L << 30;
+    static final int TYPE_U32 = 4, TYPE_I32 = 5, TYPE_F32 = 6, TYPE_BOOL = 7, TYPE_STRING = 8, TYPE_ARRAY = 9;
+    private static final String[] TYPE_NAMES = {"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string",
+            "array", "u64", "i64", "f64"};
 
     /** One tensor's name, shape (ne0 first), ggml type, and byte size. */
     record Tensor(String name, long[] shape, int type, long offset, long bytes) {
@@ -29,11 +32,14 @@ final class GgufMetadata {
 
     private final Path file;
     private final Map<String, Object> values;
+    private final Map<String, Integer> types; // GGUF value type by key
     private final Map<String, Tensor> tensors;
 
-    private GgufMetadata(Path file, Map<String, Object> values, Map<String, Tensor> tensors) {
+    private GgufMetadata(Path file, Map<String, Object> values, Map<String, Integer> types,
+                         Map<String, Tensor> tensors) {
         this.file = file;
         this.values = values;
+        this.types = types;
         this.tensors = tensors;
     }
 
@@ -93,6 +99,24 @@ final class GgufMetadata {
         return has(key) ? requireUnsigned(key) : null;
     }
 
+    /**
+     * Checks that the key, where present, has exactly this GGUF type: llama.cpp's typed getters (gguf_get_val_u32...)
+     * abort() on any other, even u64 for u32.
+     */
+    void checkType(String key, int type) {
+        Integer actual = types.get(key);
+        if (actual != null && actual != type) {
+            throw new InvalidModelException(file, "key " + key + " must be of GGUF type " + TYPE_NAMES[type]
+                    + ", is " + TYPE_NAMES[actual] + " " + describe(values.get(key)));
+        }
+    }
+
+    /** The number of elements of an array value, or -1 if the key is absent or not an array. */
+    long arrayLength(String key) {
+        Object v = values.get(key);
+        return v instanceof ArrayCount a ? a.count() : v instanceof long[] l ? l.length : -1;
+    }
+
     boolean bool(String key, boolean fallback) {
         Object v = values.get(key);
         return v instanceof Boolean b ? b : fallback;
@@ -109,6 +133,10 @@ final class GgufMetadata {
 
     int tensorCount() {
         return tensors.size();
+    }
+
+    java.util.Collection<Tensor> tensors() {
+        return tensors.values();
     }
 
     private Object require(String key) {
@@ -165,15 +193,21 @@ final class GgufMetadata {
                 throw fail("declares " + Long.toUnsignedString(nTensors) + " tensors, more than the file can hold");
             }
             Map<String, Object> values = new HashMap<>();
+            Map<String, Integer> valueTypes = new HashMap<>();
             for (long i = 0; i < nKv; i++) {
                 String key = string("key " + i);
                 int type = i32();
                 if (values.put(key, value(key, type, true)) != null) {
                     throw fail("repeats key " + key);
                 }
+                valueTypes.put(key, type);
             }
             long alignment = 32;
             if (values.containsKey("general.alignment")) {
+                if (valueTypes.get("general.alignment") != TYPE_U32) {
+                    throw fail("general.alignment must be of GGUF type u32, is " + TYPE_NAMES[valueTypes.get(
+                            "general.alignment")]);
+                }
                 if (!(values.get("general.alignment") instanceof Long a) || a <= 0 || Long.bitCount(a) != 1) {
                     throw fail("general.alignment must be a power of two, is " + values.get("general.alignment"));
                 }
@@ -214,13 +248,20 @@ final class GgufMetadata {
                 }
             }
             long dataStart = (pos + alignment - 1) / alignment * alignment;
+            long expected = 0; // llama.cpp requires the tensors packed in order, each padded to the alignment
             for (Tensor t : infos.values()) {
-                if (t.offset() > size - dataStart || t.bytes() > size - dataStart - t.offset()) {
+                if (t.offset() != expected) {
+                    throw fail("tensor " + t.name() + " has offset " + Long.toUnsignedString(t.offset())
+                            + " but the tensors before it end at " + expected + "; GGUF stores tensors in order,"
+                            + " each padded to " + alignment + " bytes");
+                }
+                if (t.bytes() > size - dataStart - t.offset()) {
                     throw fail("is truncated: tensor " + t.name() + " ends at byte " + (dataStart + t.offset() + t.bytes())
                             + " but the file has " + size);
                 }
+                expected = Math.addExact(t.offset(), (t.bytes() + alignment - 1) / alignment * alignment);
             }
-            return new GgufMetadata(file, values, infos);
+            return new GgufMetadata(file, values, valueTypes, infos);
         }
 
         private Object value(String key, int type, boolean allowArray) throws IOException {

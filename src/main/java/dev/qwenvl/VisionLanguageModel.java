@@ -71,8 +71,10 @@ public final class VisionLanguageModel implements AutoCloseable {
         MemorySegment v = MemorySegment.NULL;
         try {
             m = loadText();
+            NativeLog.drainRecent(); // the text model's load warnings explain no later failure
             v = loadVision(m);
             template = ChatTemplate.of(m, null);
+            NativeLog.drainRecent();
         } catch (RuntimeException | Error e) {
             if (!NativeRuntime.isNull(v)) {
                 mtmd_free(v);
