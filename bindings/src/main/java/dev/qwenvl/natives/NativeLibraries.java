@@ -4,9 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -149,8 +146,11 @@ public final class NativeLibraries {
                 Files.write(staging.resolve(f.getKey()), f.getValue());
             }
             Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
-        } catch (FileAlreadyExistsException | DirectoryNotEmptyException | AtomicMoveNotSupportedException e) {
-            deleteTree(staging); // another JVM extracted the same content first
+        } catch (IOException e) {
+            deleteTree(staging);
+            if (!Files.isRegularFile(target.resolve(LIST))) {
+                throw e;
+            } // else another JVM extracted the same content first
         }
         return target;
     }

@@ -12,9 +12,12 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.DisabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The committed bindings are exactly what the generator makes from the pinned headers: nobody edited them by hand. */
+// macOS CI has no libclang 16; the Linux job keeps the check.
+@DisabledIfSystemProperty(named = "qwenvl.skipDrift", matches = "true")
 class DriftTest {
 
     @Test

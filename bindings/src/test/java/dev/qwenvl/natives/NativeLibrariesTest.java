@@ -1,0 +1,96 @@
+package dev.qwenvl.natives;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Loading in fresh JVMs (the loader loads once per JVM): from an explicit directory, from the natives jar into a
+ * cache directory that concurrent JVMs share, and the error when nothing is found.
+ */
+class NativeLibrariesTest {
+
+    /** Loads the libraries and prints where from; a child JVM's main. */
+    public static void main(String[] args) {
+        Path dir = NativeLibraries.load();
+        System.out.println("loaded from " + dir);
+    }
+
+    @Test
+    void explicitDirectoryIsUsed() throws Exception {
+        String bin = System.getProperty("qwenvl.native.bin");
+        Child c = run(List.of("-D" + NativeLibraries.PATH_PROPERTY + "=" + bin), null, classPath());
+        assertEquals(0, c.exit(), c.output());
+        assertTrue(c.output().contains("loaded from " + Path.of(bin).toAbsolutePath()), c.output());
+    }
+
+    @Test
+    void nativesJarIsExtractedOnceForConcurrentJvms(@TempDir Path cache) throws Exception {
+        String cp = classPath();
+        assertTrue(cp.contains("qwenvl-natives") || cp.contains("native" + File.separator + "target"),
+                "the natives jar or its classes must be on the test class path: " + cp);
+        List<Process> children = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            children.add(start(List.of(), cache, cp));
+        }
+        for (Process p : children) {
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, p.exitValue(), out);
+            assertTrue(out.contains("loaded from " + cache.resolve("natives")), out);
+        }
+        try (var dirs = Files.list(cache.resolve("natives"))) {
+            assertEquals(1, dirs.filter(d -> !d.getFileName().toString().startsWith(".")).count(),
+                    "one extraction, shared by every JVM");
+        }
+    }
+
+    @Test
+    void missingLibrariesNameThePlatformThePathsAndTheFix(@TempDir Path empty) throws Exception {
+        Child c = run(List.of("-D" + NativeLibraries.PATH_PROPERTY + "=" + empty), null, classPath());
+        assertEquals(1, c.exit(), c.output());
+        assertTrue(c.output().contains("NativeLibraryException"), c.output());
+        assertTrue(c.output().contains(NativeLibraries.platform()), c.output());
+        assertTrue(c.output().contains(empty.toString()), c.output());
+        assertTrue(c.output().contains("scripts/build-native.sh"), c.output());
+    }
+
+    private record Child(int exit, String output) {
+    }
+
+    private static Child run(List<String> jvmArgs, Path cache, String cp) throws Exception {
+        Process p = start(jvmArgs, cache, cp);
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        return new Child(p.exitValue(), out);
+    }
+
+    private static Process start(List<String> jvmArgs, Path cache, String cp) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.addAll(jvmArgs);
+        cmd.addAll(List.of("-cp", cp, NativeLibrariesTest.class.getName()));
+        ProcessBuilder b = new ProcessBuilder(cmd).redirectErrorStream(true);
+        b.environment().remove(NativeLibraries.PATH_ENV);
+        if (cache != null) {
+            b.environment().put("QWENVL_CACHE", cache.toString());
+        }
+        return b.start();
+    }
+
+    private static String classPath() {
+        return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    }
+}
