@@ -29,22 +29,7 @@ if [ "$build" = 1 ]; then
 fi
 [ -x native/target/bin/llama-mtmd-cli ] || die "no native/target/bin/llama-mtmd-cli: run scripts/build-native.sh"
 
-# Snapshot the class path: other builds in this tree may recompile src/target or reinstall jars mid-run.
-snap=$QWENVL_ROOT/target/bench/classpath
-rm -rf "$snap"; mkdir -p "$snap/lib"
-mvn -q -pl src dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$snap/deps.txt" \
-    >/dev/null
-for tries in 1 2 3 4 5 6; do
-    rm -rf "$snap/classes" "$snap/test-classes"
-    cp -r src/target/classes src/target/test-classes "$snap/" 2>/dev/null || true
-    [ -f "$snap/classes/dev/qwenvl/VisionLanguageModel.class" ] \
-        && [ -f "$snap/test-classes/dev/qwenvl/bench/Bench.class" ] && break
-    [ "$tries" = 6 ] && die "no compiled benchmark in src/target (or another build is rewriting it): run without --no-build"
-    sleep 10
-done
-classpath="$snap/test-classes:$snap/classes"
-IFS=: read -r -a jars < "$snap/deps.txt" || true # the file has no final newline
-for j in "${jars[@]}"; do cp "$j" "$snap/lib/"; classpath+=":$snap/lib/$(basename "$j")"; done
+classpath=$(test_classpath "$QWENVL_ROOT/target/bench/classpath" dev/qwenvl/bench/Bench.class)
 bin=$QWENVL_ROOT/native/target/bin
 llama_src=$QWENVL_CACHE/src/llama.cpp-$(lock_value tree) # the tokenizer the fixture generator copies
 [ -d "$llama_src" ] || die "no llama.cpp source at $llama_src: run scripts/fetch-llama-cpp.sh"

@@ -34,3 +34,19 @@ find_jdk() {
     done
     return 1
 }
+
+# test_classpath DIR CLASS: copies the facade's compiled classes, test classes and dependency jars into DIR and
+# prints that class path, so a long run is immune to builds that rewrite src/target meanwhile. CLASS (a test class
+# file) must be there: run `mvn -pl native,bindings,src install -DskipTests` first.
+test_classpath() {
+    local snap=$1 want=$2 cp j
+    rm -rf "$snap"; mkdir -p "$snap/lib"
+    (cd "$QWENVL_ROOT" && mvn -q -pl src dependency:build-classpath -Dmdep.includeScope=test \
+        -Dmdep.outputFile="$snap/deps.txt" >/dev/null) || die "cannot resolve the facade's class path"
+    cp -r "$QWENVL_ROOT/src/target/classes" "$QWENVL_ROOT/src/target/test-classes" "$snap/" 2>/dev/null || true
+    [ -f "$snap/test-classes/$want" ] || die "no $want in src/target: build with mvn -pl native,bindings,src install -DskipTests"
+    cp="$snap/test-classes:$snap/classes"
+    IFS=: read -r -a jars < "$snap/deps.txt" || true # the file has no final newline
+    for j in "${jars[@]}"; do cp "$j" "$snap/lib/"; cp+=":$snap/lib/$(basename "$j")"; done
+    echo "$cp"
+}

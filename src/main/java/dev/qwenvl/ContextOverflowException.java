@@ -7,7 +7,7 @@ public final class ContextOverflowException extends QwenVlException {
 
     public ContextOverflowException(long needed, long available, int contextSize) {
         super("the message needs " + needed + " tokens but only " + available + " of the context's " + contextSize
-                + " are free; shorten the prompt, use fewer or smaller images (ModelOptions.withImageMaxTokens),"
+                + " are free; shorten the prompt, use fewer or smaller images (ModelOptions.withImageTokens),"
                 + " reset the conversation, or raise ModelOptions.withContextSize");
         this.needed = needed;
         this.available = available;

@@ -47,6 +47,18 @@ public final class TinyModels {
     private TinyModels() {
     }
 
+    /**
+     * Writes (or finds in the cache) a tiny pair and prints its two paths, one per line:
+     * {@code TinyModels [qwen25vl|qwen2vl] [f16|q8_0|q4_k_m]}. scripts/tiny-model.sh runs this.
+     */
+    public static void main(String[] args) {
+        Spec spec = Spec.tiny(Spec.Projector.valueOf(args.length > 0 ? args[0].toUpperCase(Locale.ROOT) : "QWEN25VL"))
+                .withWeights(Spec.Weights.valueOf(args.length > 1 ? args[1].toUpperCase(Locale.ROOT) : "F16"));
+        ModelPair pair = pair(spec);
+        System.out.println(pair.text());
+        System.out.println(pair.mmproj());
+    }
+
     /** The pair for {@code spec} in the default cache directory, generated on first use. */
     public static ModelPair pair(Spec spec) {
         String dir = System.getProperty(DIR_PROPERTY);
