@@ -1,5 +1,9 @@
 package dev.qwenvl;
 
+import org.junit.jupiter.api.DynamicTest;
+
+import org.junit.jupiter.api.Assertions;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -202,5 +206,11 @@ final class HostileJvm {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** One dynamic test per case, passing when the case ended as it should. */
+    static Stream<DynamicTest> asTests(Map<String, Outcome> outcomes) {
+        return outcomes.values().stream().map(o -> DynamicTest.dynamicTest(o.name(),
+                () -> Assertions.assertEquals(Outcome.Kind.OK, o.kind(), o.row())));
     }
 }

@@ -58,8 +58,7 @@ class HostileLeaksTest {
         HostileJvm.report("leaks", "Leaks", outcomes);
         List<String> info = new ArrayList<>(loads.lastInfo());
         info.addAll(generations.lastInfo());
-        return Stream.concat(outcomes.values().stream().map(o -> DynamicTest.dynamicTest(o.name(),
-                        () -> assertEquals(HostileJvm.Outcome.Kind.OK, o.kind(), o.row()))),
+        return Stream.concat(HostileJvm.asTests(outcomes),
                 Stream.of(DynamicTest.dynamicTest("no non-daemon thread left", () -> assertEquals(2,
                         info.stream().filter(l -> l.equals("threads []")).count(),
                         "live non-daemon threads at the end of each child: " + info))));
