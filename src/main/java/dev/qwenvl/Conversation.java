@@ -18,7 +18,9 @@ import java.util.function.Consumer;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 
+import static dev.qwenvl.bindings.qwenvl_h.LLAMA_TOKEN_NULL;
 import static dev.qwenvl.bindings.qwenvl_h.llama_batch_free;
+import static dev.qwenvl.bindings.qwenvl_h.llama_batch_get_one;
 import static dev.qwenvl.bindings.qwenvl_h.llama_batch_init;
 import static dev.qwenvl.bindings.qwenvl_h.llama_context_default_params;
 import static dev.qwenvl.bindings.qwenvl_h.llama_decode;
@@ -30,8 +32,12 @@ import static dev.qwenvl.bindings.qwenvl_h.llama_memory_clear;
 import static dev.qwenvl.bindings.qwenvl_h.llama_memory_seq_rm;
 import static dev.qwenvl.bindings.qwenvl_h.llama_n_batch;
 import static dev.qwenvl.bindings.qwenvl_h.llama_n_ctx;
+import static dev.qwenvl.bindings.qwenvl_h.llama_perf_context_reset;
 import static dev.qwenvl.bindings.qwenvl_h.llama_set_abort_callback;
+import static dev.qwenvl.bindings.qwenvl_h.llama_synchronize;
 import static dev.qwenvl.bindings.qwenvl_h.llama_token_to_piece;
+import static dev.qwenvl.bindings.qwenvl_h.llama_vocab_bos;
+import static dev.qwenvl.bindings.qwenvl_h.llama_vocab_eos;
 import static dev.qwenvl.bindings.qwenvl_h.llama_vocab_is_eog;
 
 /**
@@ -87,6 +93,9 @@ public final class Conversation implements AutoCloseable {
         ctx = c;
         // Read by llama.cpp's compute thread during decoding: returning true aborts it.
         llama_set_abort_callback(ctx, ggml_abort_callback.allocate(ud -> cancelled, arena), MemorySegment.NULL);
+        if (o.warmup()) {
+            warmUp();
+        }
         contextSize = llama_n_ctx(ctx);
         batchSize = llama_n_batch(ctx); // llama.cpp caps it at the requested n_ctx, and asserts on a larger batch
         batch = llama_batch_init(arena, 1, 0, 1);
@@ -100,6 +109,23 @@ public final class Conversation implements AutoCloseable {
         }
         template = t;
         ownTemplate = options.templateOverride() != null;
+    }
+
+    /**
+     * Decodes [BOS, EOS] once and forgets it, as llama-mtmd-cli's common_init does: the weights are paged in and the
+     * compute buffers sized at creation, not during the first question. Changes no output.
+     */
+    private void warmUp() {
+        try (Arena a = Arena.ofConfined()) {
+            int bos = llama_vocab_bos(owner.vocab());
+            int eos = llama_vocab_eos(owner.vocab());
+            int[] tokens = java.util.stream.IntStream.of(bos, eos).filter(t -> t != LLAMA_TOKEN_NULL()).toArray();
+            MemorySegment ids = a.allocateFrom(ValueLayout.JAVA_INT, tokens.length == 0 ? new int[]{0} : tokens);
+            llama_decode(ctx, llama_batch_get_one(a, ids, (int) (ids.byteSize() / 4)));
+            llama_memory_clear(llama_get_memory(ctx), true);
+            llama_synchronize(ctx);
+            llama_perf_context_reset(ctx);
+        }
     }
 
     /** Asks with {@link SamplingOptions#defaults()} and returns the whole answer. */

@@ -21,7 +21,8 @@ package dev.qwenvl;
  * @param imageMinTokens  lower bound on tokens per image; 0 for the model's default
  * @param imageMaxTokens  upper bound on tokens per image; 0 for the model's default
  * @param loadMode        how llama.cpp reads the weights (mmap, mlock, direct I/O); AUTO lets it choose
- * @param warmup          run the vision encoder once at load time, as llama-mtmd-cli does
+ * @param warmup          size the vision encoder's buffers at load and decode [BOS, EOS] once in each new
+ *                        conversation, as llama-mtmd-cli does (pages the weights in; changes no output)
  * @param progress        called while the text model loads, or null
  */
 public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mainGpu, int contextSize, int batchSize,

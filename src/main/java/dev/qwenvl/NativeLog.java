@@ -25,7 +25,8 @@ final class NativeLog {
     private static final int KEPT = 6;
     private static final ThreadLocal<StringBuilder> LINE = ThreadLocal.withInitial(StringBuilder::new);
     private static final ThreadLocal<Level[]> LAST_LEVEL = ThreadLocal.withInitial(() -> new Level[]{Level.TRACE});
-    private static final ThreadLocal<Deque<String>> RECENT = ThreadLocal.withInitial(ArrayDeque::new);
+    private static final ThreadLocal<Deque<String>> RECENT_ERRORS = ThreadLocal.withInitial(ArrayDeque::new);
+    private static final ThreadLocal<Deque<String>> RECENT_WARNINGS = ThreadLocal.withInitial(ArrayDeque::new);
 
     private NativeLog() {
     }
@@ -35,11 +36,16 @@ final class NativeLog {
         return ggml_log_callback.allocate(NativeLog::onLog, Arena.global());
     }
 
-    /** The warnings and errors llama.cpp logged on this thread since the last call, joined; empty if none. */
+    /**
+     * What llama.cpp complained about on this thread since the last call, joined: its errors if it logged any (a
+     * failed load's reason, not the load's warnings), else its warnings; empty if none.
+     */
     static String drainRecent() {
-        Deque<String> recent = RECENT.get();
-        String joined = String.join("; ", recent);
-        recent.clear();
+        Deque<String> errors = RECENT_ERRORS.get();
+        Deque<String> warnings = RECENT_WARNINGS.get();
+        String joined = String.join("; ", errors.isEmpty() ? warnings : errors);
+        errors.clear();
+        warnings.clear();
         return joined;
     }
 
@@ -72,7 +78,7 @@ final class NativeLog {
             return;
         }
         if (lvl == Level.ERROR || ggmlLevel == GGML_LOG_LEVEL_WARN()) {
-            Deque<String> recent = RECENT.get();
+            Deque<String> recent = (lvl == Level.ERROR ? RECENT_ERRORS : RECENT_WARNINGS).get();
             if (recent.size() == KEPT) {
                 recent.removeFirst();
             }

@@ -7,7 +7,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
 import static dev.qwenvl.bindings.qwenvl_h.GGML_TYPE_COUNT;
-import static dev.qwenvl.bindings.qwenvl_h.C_POINTER;
 import static dev.qwenvl.bindings.qwenvl_h.ggml_backend_load_all_from_path;
 import static dev.qwenvl.bindings.qwenvl_h.ggml_blck_size;
 import static dev.qwenvl.bindings.qwenvl_h.ggml_type_size;
@@ -49,15 +48,7 @@ final class NativeRuntime {
         return ggmlTypes;
     }
 
-    static MemorySegment pointerOrNull(MemorySegment p) {
-        return p == null ? MemorySegment.NULL : p;
-    }
-
     static boolean isNull(MemorySegment p) {
         return p == null || p.address() == 0;
-    }
-
-    static long pointerSize() {
-        return C_POINTER.byteSize();
     }
 }

@@ -130,11 +130,15 @@ class CliEquivalenceTest {
         ModelPair pair = TinyModels.pair(Spec.tiny(Projector.QWEN25VL));
         Path png = image("gradient", 333, 777);
         String marker = "@@qwenvl-response@@";
+        String followUp = "What colour is it?";
         ReferenceCli.Result cli = ReferenceCli.exec(List.of("-m", pair.text().toString(), "--mmproj",
                 pair.mmproj().toString(), "-n", Integer.toString(TOKENS), "--temp", "0", "-fa", "off", "-t", "2"),
-                "/image " + png + "\n" + PROMPT + "\nWhat colour is it?\n/exit\n", marker);
+                "/image " + png + "\n" + PROMPT + "\n" + followUp + "\n/exit\n", marker);
         assertEquals(0, cli.exitCode(), cli::stderrTail);
-        String out = new String(cli.stdout(), StandardCharsets.UTF_8);
+        // the CLI's console echoes each input line straight to stdout, while the answers go through its log thread:
+        // the two interleave, so the echoes are removed before the answers are cut out
+        String out = new String(cli.stdout(), StandardCharsets.UTF_8).replace(followUp + "\n", "")
+                .replace("/\b/\b/exit\n", "");
         List<String> cliAnswers = new ArrayList<>();
         for (int at = out.indexOf(marker); at >= 0; at = out.indexOf(marker, at + 1)) {
             int start = at + marker.length() + 2; // the marker's "\n", then eval_message's "\n"
@@ -147,7 +151,7 @@ class CliEquivalenceTest {
              Conversation chat = model.newConversation()) {
             SamplingOptions greedy = SamplingOptions.greedy().withMaxTokens(TOKENS);
             Generation first = chat.ask(Message.of(PROMPT, Image.read(png)), greedy);
-            Generation second = chat.ask(Message.of("What colour is it?"), greedy);
+            Generation second = chat.ask(Message.of(followUp), greedy);
             assertEquals(cliAnswers.get(0), expectedText(first));
             assertEquals(cliAnswers.get(1), expectedText(second));
             assertEquals(0, second.stats().imageTokens(), "the follow-up re-encodes nothing");
