@@ -25,7 +25,7 @@ command -v cmake >/dev/null || die "cmake not found; install cmake >= 3.14"
 
 src=$(bash "$QWENVL_ROOT/scripts/fetch-llama-cpp.sh")
 tree=$(lock_value tree)
-inputs=$(cd "$QWENVL_ROOT/native" && cat CMakeLists.txt shim/* | sha256sum | cut -c1-12)
+inputs=$(cd "$QWENVL_ROOT/native" && cat CMakeLists.txt shim/* | sha256_of | cut -c1-12)
 key="${tree:0:12}-$backend-$flavour-$inputs"
 build="$QWENVL_CACHE/build/$key"
 out="$QWENVL_ROOT/native/target"
@@ -65,7 +65,7 @@ fi
 
 mkdir -p "$build"
 exec 9>"$build/.lock"
-flock 9
+lock_fd 9
 start=$(date +%s)
 cmake -S "$QWENVL_ROOT/native" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DLLAMA_CPP_DIR="$src" -DQWENVL_BACKEND="$backend" -DQWENVL_CPU_FLAVOUR="$flavour" >"$build/configure.log" 2>&1 \

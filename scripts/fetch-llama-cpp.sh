@@ -19,7 +19,7 @@ check_tree() { # dir what
 }
 
 exec 9>"$QWENVL_CACHE/src/.lock"
-flock 9
+lock_fd 9
 
 if [ -d "$dest" ]; then
     check_tree "$dest" "cached source $dest"

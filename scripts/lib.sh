@@ -12,6 +12,17 @@ lock_value() {
     printf '%s\n' "$v"
 }
 
+# lock_fd N: an exclusive lock on the file open as descriptor N (flock where there is one; macOS has none, and
+# there concurrent runs are simply not serialized)
+lock_fd() {
+    if command -v flock >/dev/null; then flock "$1"; fi
+}
+
+# sha256_of: SHA-256 of standard input, hex (sha256sum on Linux, shasum on macOS)
+sha256_of() {
+    if command -v sha256sum >/dev/null; then sha256sum | cut -d' ' -f1; else shasum -a 256 | cut -d' ' -f1; fi
+}
+
 # platform: the natives classifier of this machine, as the Java loader spells it
 platform() {
     local os arch
