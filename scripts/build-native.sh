@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one entry point for the native build: fetches the pinned llama.cpp, builds ggml, llama, mtmd, llama-common,
-# the qwenvl-chat shim and the reference tools (llama-mtmd-cli, llama-quantize) with native/CMakeLists.txt, and
+# our qwenvl-shim library and the reference tools (llama-mtmd-cli, llama-quantize) with native/CMakeLists.txt, and
 # links the result to native/target/bin. Builds are cached by (tree id, options, native/ sources): a second run
 # with the same inputs returns at once.
 #   --backend cpu|cuda|metal|vulkan   (default cpu, or $QWENVL_BACKEND)
@@ -42,7 +42,7 @@ stage_natives() {
     local dir="$1/dev/qwenvl/natives/$(platform)" name f
     rm -rf "$dir"; mkdir -p "$dir"
     : > "$dir/natives.list"
-    for name in ggml-base ggml-cpu ggml-blas ggml-cuda ggml-metal ggml-vulkan ggml llama mtmd llama-common qwenvl-chat; do
+    for name in ggml-base ggml-cpu ggml-blas ggml-cuda ggml-metal ggml-vulkan ggml llama mtmd llama-common qwenvl-shim; do
         for f in "$build/bin/lib$name.so.0" "$build/bin/lib$name.so" "$build/bin/lib$name.dylib" "$build/bin/lib$name.0.dylib"; do
             if [ -e "$f" ]; then cp -L "$f" "$dir/"; basename "$f" >> "$dir/natives.list"; break; fi
         done

@@ -14,7 +14,7 @@ import static dev.qwenvl.bindings.qwenvl_h.qwenvl_chat_templates_source;
 
 /**
  * A model's chat template, rendered by llama.cpp's own engine (llama-common's Jinja, or its built-in templates)
- * through the qwenvl-chat shim, so prompts are byte for byte what llama-mtmd-cli builds.
+ * through our qwenvl-shim library, so prompts are byte for byte what llama-mtmd-cli builds.
  */
 final class ChatTemplate implements AutoCloseable {
     private static final int ERR_LEN = 1024;

@@ -32,7 +32,7 @@ public final class NativeLibraries {
     private static final String MODULE_PREFIX = "module:";
     private static final List<String> LOAD_ORDER =
             List.of("ggml-base", "ggml-cpu", "ggml-blas", "ggml-cuda", "ggml-metal", "ggml-vulkan", "ggml", "llama",
-                    "mtmd", "llama-common", "qwenvl-chat");
+                    "mtmd", "llama-common", "qwenvl-shim");
 
     private static Path loadedFrom;
 
