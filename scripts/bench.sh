@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks the Java facade against llama.cpp's own llama-mtmd-cli, side by side on this machine: same build,
 # model files, image, prompt, threads, flash attention off, greedy decoding, alternating facade and CLI runs, each
-# in a fresh process. Prints a Markdown table and writes it to target/bench/bench-<date>.md. See README-bench.md.
+# in a fresh process. Prints a Markdown table and writes it to target/bench/bench-<date>.md. See the README's Benchmarks section.
 #   --model tiny|3b   tiny fixtures (default) or the synthetic Qwen2.5-VL-3B pair (Q4_K_M text, F16 mmproj; made
 #                     once into ~/.cache/qwenvl/fixtures, about 3 GB, several minutes)
 #   --reps N          repetitions per side (default 5)

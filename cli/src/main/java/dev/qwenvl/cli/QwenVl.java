@@ -35,7 +35,7 @@ import java.util.function.Supplier;
 
 /**
  * {@code qwenvl}: asks Qwen2.5-VL (or Qwen2-VL) about images from the command line, as {@code llama-mtmd-cli} does,
- * with the same defaults. See cli/README-cli.md for every option and exit status.
+ * with the same defaults. The README lists every option and exit status.
  *
  * <pre>{@code
  * java -jar qwenvl.jar --image sign.jpg --prompt "What does the sign say?"
