@@ -1,5 +1,5 @@
 // qwenvl-abort: a ggml abort callback that reads a flag in memory, so llama.cpp can poll for cancellation at every
-// graph node without calling back into the JVM (an upcall per node made decoding ~40% slower).
+// graph node without calling back into the JVM (a Java upcall per node slowed every decode).
 #pragma once
 
 #include <stdbool.h>

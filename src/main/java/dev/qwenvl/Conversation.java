@@ -94,7 +94,7 @@ public final class Conversation implements AutoCloseable {
                     + o.contextSize() + " tokens for " + owner.modelFile().getFileName()));
         }
         ctx = c;
-        // llama.cpp polls this byte at every graph node (a native callback: an upcall per node cost ~40% of decode)
+        // llama.cpp polls this byte at every graph node: a C callback, since a Java upcall per node slowed decoding
         abortFlag = arena.allocate(1);
         llama_set_abort_callback(ctx, qwenvl_abort_when_flagged$address(), abortFlag);
         if (o.warmup()) {
