@@ -129,22 +129,11 @@ class CliEquivalenceTest {
     void twoTurnChatKeepsTheImageInTheKvCache() {
         ModelPair pair = TinyModels.pair(Spec.tiny(Projector.QWEN25VL));
         Path png = image("gradient", 333, 777);
-        String marker = "@@qwenvl-response@@";
         String followUp = "What colour is it?";
-        ReferenceCli.Result cli = ReferenceCli.exec(List.of("-m", pair.text().toString(), "--mmproj",
+        List<String> cliAnswers = ReferenceCli.chat(List.of("-m", pair.text().toString(), "--mmproj",
                 pair.mmproj().toString(), "-n", Integer.toString(TOKENS), "--temp", "0", "-fa", "off", "-t", "2"),
-                "/image " + png + "\n" + PROMPT + "\n" + followUp + "\n/exit\n", marker);
-        assertEquals(0, cli.exitCode(), cli::stderrTail);
-        // the CLI's console echoes each input line straight to stdout, while the answers go through its log thread:
-        // the two interleave, so the echoes are removed before the answers are cut out
-        String out = new String(cli.stdout(), StandardCharsets.UTF_8).replace(followUp + "\n", "")
-                .replace("/\b/\b/exit\n", "");
-        List<String> cliAnswers = new ArrayList<>();
-        for (int at = out.indexOf(marker); at >= 0; at = out.indexOf(marker, at + 1)) {
-            int start = at + marker.length() + 2; // the marker's "\n", then eval_message's "\n"
-            cliAnswers.add(out.substring(start, out.indexOf("\n> ", start)));
-        }
-        assertEquals(2, cliAnswers.size(), out);
+                List.of("/image " + png), List.of(PROMPT, followUp));
+        assertEquals(2, cliAnswers.size());
         ModelOptions options = ModelOptions.defaults().withThreads(2)
                 .withFlashAttention(ModelOptions.FlashAttention.DISABLED);
         try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), options);

@@ -102,4 +102,105 @@ public final class ReferenceCli {
             throw new IllegalStateException("interrupted while running llama-mtmd-cli", e);
         }
     }
+
+    /**
+     * Drives {@code llama-mtmd-cli}'s chat mode: sends {@code setup} lines (such as {@code /image PATH}) and then each
+     * message, one at a time, waiting for the previous answer and the next "> " prompt before typing the next line,
+     * because the CLI's console echoes input to stdout while its log thread prints answers, and the two would
+     * interleave. Returns each answer as printed: the pieces, plus "\n" if an end-of-generation token stopped it.
+     */
+    public static List<String> chat(List<String> args, List<String> setup, List<String> messages) {
+        String marker = "@@qwenvl-response@@";
+        String bin = System.getProperty(BIN_PROPERTY);
+        List<String> command = new ArrayList<>(List.of(Path.of(bin, "llama-mtmd-cli").toString()));
+        command.addAll(args);
+        ProcessBuilder builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD);
+        builder.environment().keySet().removeIf(k -> k.startsWith("LLAMA_ARG_") || k.startsWith("MTMD_")
+                || k.startsWith("GGML_"));
+        builder.environment().put("MTMD_TEST_RESPONSE_MARKER", marker);
+        Process process;
+        try {
+            process = builder.start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run " + command, e);
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            try (var in = process.getInputStream()) {
+                byte[] buf = new byte[8192];
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    synchronized (out) {
+                        out.write(buf, 0, n);
+                        out.notifyAll();
+                    }
+                }
+            } catch (IOException ignored) {
+                // the process ended
+            }
+        });
+        List<String> answers = new ArrayList<>();
+        try (var stdin = process.getOutputStream()) {
+            List<String> lines = new ArrayList<>(setup);
+            lines.add(messages.get(0));
+            type(stdin, lines);
+            for (int i = 0; i < messages.size(); i++) {
+                String text = awaitAfter(out, marker, i + 1);
+                int start = nthIndex(text, marker, i + 1) + marker.length() + 2; // the marker's "\n", eval's "\n"
+                answers.add(text.substring(start, text.indexOf("\n> ", start)));
+                type(stdin, List.of(i + 1 < messages.size() ? messages.get(i + 1) : "/exit"));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot talk to llama-mtmd-cli", e);
+        } finally {
+            try {
+                if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
+                reader.join(TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return answers;
+    }
+
+    private static void type(java.io.OutputStream stdin, List<String> lines) throws IOException {
+        stdin.write((String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8));
+        stdin.flush();
+    }
+
+    /** Waits until stdout holds the n-th marker followed by the next "\n> " prompt; returns stdout so far. */
+    private static String awaitAfter(java.io.ByteArrayOutputStream out, String marker, int n) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+        synchronized (out) {
+            while (true) {
+                String text = out.toString(StandardCharsets.UTF_8);
+                int at = nthIndex(text, marker, n);
+                if (at >= 0 && text.indexOf("\n> ", at) >= 0) {
+                    return text;
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new IllegalStateException("llama-mtmd-cli gave no answer " + n + "; stdout so far: " + text);
+                }
+                try {
+                    out.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted", e);
+                }
+            }
+        }
+    }
+
+    private static int nthIndex(String text, String needle, int n) {
+        int at = -1;
+        for (int i = 0; i < n; i++) {
+            at = text.indexOf(needle, at + 1);
+            if (at < 0) {
+                return -1;
+            }
+        }
+        return at;
+    }
 }
