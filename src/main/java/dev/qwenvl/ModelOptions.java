@@ -30,6 +30,8 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
                            int imageMaxTokens, LoadMode loadMode, boolean warmup,
                            LoadProgressListener progress) {
 
+    private static final int MAX_THREADS = 512; // GGML_MAX_N_THREADS: ggml sizes its thread arrays by it
+
     /** Flash attention mode, as llama.cpp's {@code -fa auto|on|off}. */
     public enum FlashAttention { AUTO, ENABLED, DISABLED }
 
@@ -45,6 +47,10 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
     public ModelOptions {
         requireAtLeast("threads", threads, 1);
         requireAtLeast("batchThreads", batchThreads, 1);
+        if (Math.max(threads, batchThreads) > MAX_THREADS) {
+            throw new IllegalArgumentException("threads must be at most " + MAX_THREADS + " (ggml's limit), got "
+                    + Math.max(threads, batchThreads));
+        }
         requireAtLeast("gpuLayers", gpuLayers, -1);
         requireAtLeast("mainGpu", mainGpu, 0);
         requireAtLeast("contextSize", contextSize, 0);
