@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static dev.qwenvl.bindings.qwenvl_h.C_POINTER;
+import static dev.qwenvl.bindings.qwenvl_h.MTMD_INPUT_CHUNK_TYPE_IMAGE;
 import static dev.qwenvl.bindings.qwenvl_h.MTMD_INPUT_CHUNK_TYPE_TEXT;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_batch_add_chunk;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_batch_encode;
@@ -47,6 +48,7 @@ final class Prefill {
     private int imageTokens;
     private long encodeNanos;
     private long evalNanos;
+    private final List<ImageGeometry> geometries = new ArrayList<>();
 
     Prefill(Conversation conversation) {
         this.conversation = conversation;
@@ -74,7 +76,7 @@ final class Prefill {
 
     GenerationStats stats(int generated, Duration generation) {
         return new GenerationStats(textTokens, imageTokens, generated, Duration.ofNanos(encodeNanos),
-                Duration.ofNanos(evalNanos - encodeNanos), generation);
+                Duration.ofNanos(evalNanos - encodeNanos), generation, List.copyOf(geometries));
     }
 
     private void run(ChatMessage message, List<Image> images, boolean addAssistant) {
@@ -128,10 +130,22 @@ final class Prefill {
                             + (rc == 1 ? "image count differs from the markers" : "an image could not be"
                             + " preprocessed") + ")");
                 }
+                recordGeometries(chunks, bitmaps, model.patchSize());
                 decode(chunks);
             } finally {
                 mtmd_input_chunks_free(chunks);
                 bitmaps.forEach(b -> mtmd_bitmap_free(b));
+            }
+        }
+    }
+
+    /** The image chunks come in the order of the message's images, one each. */
+    private void recordGeometries(MemorySegment chunks, List<MemorySegment> bitmaps, int patchSize) {
+        int image = 0;
+        for (long i = 0; i < mtmd_input_chunks_size(chunks); i++) {
+            MemorySegment chunk = mtmd_input_chunks_get(chunks, i);
+            if (mtmd_input_chunk_get_type(chunk) == MTMD_INPUT_CHUNK_TYPE_IMAGE()) {
+                geometries.add(ImageChunks.geometry(chunk, bitmaps.get(image++), patchSize));
             }
         }
     }
@@ -226,7 +240,7 @@ final class Prefill {
         }
     }
 
-    private static MemorySegment bitmap(VisionLanguageModel model, Image image, int index, Arena arena) {
+    static MemorySegment bitmap(VisionLanguageModel model, Image image, int index, Arena arena) {
         MemorySegment b;
         if (image.isEncoded()) {
             byte[] bytes = image.encodedBytes();
