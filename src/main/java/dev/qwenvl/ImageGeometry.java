@@ -95,7 +95,9 @@ public record ImageGeometry(int originalWidth, int originalHeight, int frameWidt
      */
     public Mapped frameToOriginal(double x, double y) {
         requireFinite(x, y);
-        return clampTo((x - contentX) / scaleX(), (y - contentY) / scaleY(), originalWidth, originalHeight);
+        // multiply before dividing: whole-pixel edges then map exactly
+        return clampTo((x - contentX) * originalWidth / contentWidth, (y - contentY) * originalHeight / contentHeight,
+                originalWidth, originalHeight);
     }
 
     /**
@@ -107,7 +109,8 @@ public record ImageGeometry(int originalWidth, int originalHeight, int frameWidt
     public Mapped originalToFrame(double x, double y) {
         requireFinite(x, y);
         Mapped inside = clampTo(x, y, originalWidth, originalHeight);
-        return new Mapped(contentX + inside.x() * scaleX(), contentY + inside.y() * scaleY(), inside.clamped());
+        return new Mapped(contentX + inside.x() * contentWidth / originalWidth,
+                contentY + inside.y() * contentHeight / originalHeight, inside.clamped());
     }
 
     /**
