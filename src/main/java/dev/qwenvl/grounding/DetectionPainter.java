@@ -24,12 +24,12 @@ final class DetectionPainter {
     }
 
     /** Line width in pixels for an image whose shorter side is {@code side}. */
-    static int lineWidth(int side) {
-        return Math.max(1, side / 200);
+    private static int lineWidth(int side) {
+        return Math.max(2, side / 160);
     }
 
     /** The colour of the {@code n}-th distinct label. */
-    static Color colour(int n) {
+    private static Color colour(int n) {
         return n < PALETTE.length ? new Color(PALETTE[n])
                 : Color.getHSBColor((float) ((n * 0.6180339887) % 1.0), 0.85f, 0.9f);
     }
@@ -85,7 +85,11 @@ final class DetectionPainter {
     private static int[] point(Graphics2D g, Shape.Point p, int w, int h, int line) {
         int x = pixel(p.x(), w);
         int y = pixel(p.y(), h);
-        int r = Math.max(2, 2 * line);
+        int r = 2 * line;
+        Color c = g.getColor();
+        g.setColor(Color.WHITE); // a ring that shows the disc on dark and on same-coloured ground
+        g.fillOval(x - r - 1, y - r - 1, 2 * r + 3, 2 * r + 3);
+        g.setColor(c);
         g.fillOval(x - r, y - r, 2 * r + 1, 2 * r + 1);
         return new int[] {x + r + 1, y - r, y + r + 1};
     }
