@@ -1,6 +1,7 @@
 package dev.qwenvl;
 
 import java.time.Duration;
+import java.util.List;
 
 /**
  * What one generation cost.
@@ -11,9 +12,15 @@ import java.time.Duration;
  * @param imageEncodeTime  time in the vision encoder
  * @param promptEvalTime   time evaluating the message's text and image embeddings in the text model
  * @param generationTime   time sampling and evaluating the generated tokens
+ * @param images           how libmtmd preprocessed each image of the message, in message order (empty when the
+ *                         message had none); the coordinates a model writes refer to these frames
  */
 public record GenerationStats(int promptTokens, int imageTokens, int generatedTokens, Duration imageEncodeTime,
-                              Duration promptEvalTime, Duration generationTime) {
+                              Duration promptEvalTime, Duration generationTime, List<ImageGeometry> images) {
+
+    public GenerationStats {
+        images = List.copyOf(images);
+    }
 
     /** Prompt (text and image) tokens evaluated per second. */
     public double promptTokensPerSecond() {

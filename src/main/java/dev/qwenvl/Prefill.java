@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.function.BooleanSupplier;
 
 import static dev.qwenvl.bindings.qwenvl_h.C_POINTER;
+import static dev.qwenvl.bindings.qwenvl_h.MTMD_INPUT_CHUNK_TYPE_IMAGE;
 import static dev.qwenvl.bindings.qwenvl_h.MTMD_INPUT_CHUNK_TYPE_TEXT;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_batch_add_chunk;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_batch_encode;
@@ -52,6 +53,7 @@ final class Prefill {
     private long encodeNanos;
     private long evalNanos;
     private boolean logits;
+    private final List<ImageGeometry> geometries = new ArrayList<>();
 
     Prefill(VisionLanguageModel model, ContextHandle context, ChatTemplate template, ConversationOptions options,
             SequenceState seq, BooleanSupplier cancelled) {
@@ -76,7 +78,7 @@ final class Prefill {
 
     GenerationStats stats(int generated, Duration generation) {
         return new GenerationStats(textTokens, imageTokens, generated, Duration.ofNanos(encodeNanos),
-                Duration.ofNanos(evalNanos - encodeNanos), generation);
+                Duration.ofNanos(evalNanos - encodeNanos), generation, List.copyOf(geometries));
     }
 
     private void run(ChatMessage message, List<Image> images, boolean addAssistant) {
@@ -98,7 +100,7 @@ final class Prefill {
             MemorySegment chunks = mtmd_input_chunks_init();
             try {
                 for (int i = 0; i < images.size(); i++) {
-                    bitmaps.add(bitmap(images.get(i), i, arena));
+                    bitmaps.add(bitmap(model, images.get(i), i, arena));
                 }
                 MemorySegment parts = arena.allocate(C_POINTER, cut.size());
                 int p = 0;
@@ -125,10 +127,22 @@ final class Prefill {
                             + (rc == 1 ? "image count differs from the markers" : "an image could not be"
                             + " preprocessed") + ")");
                 }
+                recordGeometries(chunks, bitmaps, model.patchSize());
                 decode(chunks);
             } finally {
                 mtmd_input_chunks_free(chunks);
                 bitmaps.forEach(b -> mtmd_bitmap_free(b));
+            }
+        }
+    }
+
+    /** The image chunks come in the order of the message's images, one each. */
+    private void recordGeometries(MemorySegment chunks, List<MemorySegment> bitmaps, int patchSize) {
+        int image = 0;
+        for (long i = 0; i < mtmd_input_chunks_size(chunks); i++) {
+            MemorySegment chunk = mtmd_input_chunks_get(chunks, i);
+            if (mtmd_input_chunk_get_type(chunk) == MTMD_INPUT_CHUNK_TYPE_IMAGE()) {
+                geometries.add(ImageChunks.geometry(chunk, bitmaps.get(image++), patchSize));
             }
         }
     }
@@ -226,7 +240,7 @@ final class Prefill {
         }
     }
 
-    private MemorySegment bitmap(Image image, int index, Arena arena) {
+    static MemorySegment bitmap(VisionLanguageModel model, Image image, int index, Arena arena) {
         MemorySegment b;
         if (image.isEncoded()) {
             byte[] bytes = image.encodedBytes();

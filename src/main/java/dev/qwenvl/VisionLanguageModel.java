@@ -50,6 +50,7 @@ public final class VisionLanguageModel implements AutoCloseable {
     private final ModelOptions options;
     private final String projector;
     private final int embeddingLength;
+    private final int patchSize;
     private final MemorySegment model;
     private final MemorySegment vocab;
     private final MemorySegment vision;
@@ -67,7 +68,9 @@ public final class VisionLanguageModel implements AutoCloseable {
         NativeRuntime.init();
         GgufMetadata text = ModelFiles.checkText(modelFile);
         embeddingLength = (int) text.requireUnsigned("qwen2vl.embedding_length");
-        projector = ModelFiles.checkMmproj(mmprojFile, embeddingLength).requireString("clip.projector_type");
+        GgufMetadata clip = ModelFiles.checkMmproj(mmprojFile, embeddingLength);
+        projector = clip.requireString("clip.projector_type");
+        patchSize = (int) clip.requireUnsigned("clip.vision.patch_size");
         MemorySegment m = MemorySegment.NULL;
         MemorySegment v = MemorySegment.NULL;
         try {
@@ -203,10 +206,32 @@ public final class VisionLanguageModel implements AutoCloseable {
         return embeddingLength;
     }
 
+    /**
+     * How libmtmd would preprocess {@code image} for this model (its frame, padding and token grid, under this
+     * model's image token bounds), found by tokenizing it alone; nothing is encoded, so this costs a resize, not a
+     * run of the vision encoder. {@link GenerationStats#images()} reports the same for the images of a question.
+     *
+     * @throws ImageException if libmtmd cannot decode or preprocess the image
+     */
+    public ImageGeometry imageGeometry(Image image) {
+        Objects.requireNonNull(image, "image");
+        visionLock.lock(); // close() frees the mtmd context under this lock, after marking the model closed
+        try {
+            checkOpen();
+            return ImageChunks.tokenizeOnly(this, image);
+        } finally {
+            visionLock.unlock();
+        }
+    }
+
     /** The chat template in use (the GGUF's {@code tokenizer.chat_template}, or llama.cpp's ChatML fallback). */
     public String chatTemplate() {
         checkOpen();
         return template.source();
+    }
+
+    int patchSize() {
+        return patchSize;
     }
 
     MemorySegment model() {
