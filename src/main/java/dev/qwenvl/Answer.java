@@ -101,7 +101,7 @@ final class Answer {
     /** The answer to a question that was cancelled before anything ran. */
     static Generation notStarted() {
         return new Generation("", StopReason.CANCELLED,
-                new GenerationStats(0, 0, 0, Duration.ZERO, Duration.ZERO, Duration.ZERO, List.of()));
+                new GenerationStats(0, 0, 0, Duration.ZERO, Duration.ZERO, Duration.ZERO, List.of(), 0));
     }
 
     /** Undoes everything this question evaluated, as if it had never been asked. */

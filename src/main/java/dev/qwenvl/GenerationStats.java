@@ -14,9 +14,12 @@ import java.util.List;
  * @param generationTime   time sampling and evaluating the generated tokens
  * @param images           how libmtmd preprocessed each image of the message, in message order (empty when the
  *                         message had none); the coordinates a model writes refer to these frames
+ * @param cachedImages     images whose embeddings came from the model's image-embedding cache instead of the
+ *                         vision encoder
  */
 public record GenerationStats(int promptTokens, int imageTokens, int generatedTokens, Duration imageEncodeTime,
-                              Duration promptEvalTime, Duration generationTime, List<ImageGeometry> images) {
+                              Duration promptEvalTime, Duration generationTime, List<ImageGeometry> images,
+                              int cachedImages) {
 
     public GenerationStats {
         images = List.copyOf(images);

@@ -23,6 +23,8 @@ import static dev.qwenvl.bindings.qwenvl_h.mtmd_batch_get_output_embd;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_batch_init;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_bitmap_free;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_bitmap_init;
+import static dev.qwenvl.bindings.qwenvl_h.mtmd_bitmap_set_id;
+import static dev.qwenvl.bindings.qwenvl_h.mtmd_input_chunk_get_id;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_helper_bitmap_init_from_buf;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_helper_decode_image_chunk;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_helper_eval_chunk_single;
@@ -52,6 +54,7 @@ final class Prefill {
     private int imageTokens;
     private long encodeNanos;
     private long evalNanos;
+    private int cachedImages;
     private boolean logits;
     private final List<ImageGeometry> geometries = new ArrayList<>();
 
@@ -78,7 +81,7 @@ final class Prefill {
 
     GenerationStats stats(int generated, Duration generation) {
         return new GenerationStats(textTokens, imageTokens, generated, Duration.ofNanos(encodeNanos),
-                Duration.ofNanos(evalNanos - encodeNanos), generation, List.copyOf(geometries));
+                Duration.ofNanos(evalNanos - encodeNanos), generation, List.copyOf(geometries), cachedImages);
     }
 
     private void run(ChatMessage message, List<Image> images, boolean addAssistant) {
@@ -185,12 +188,19 @@ final class Prefill {
     }
 
     /**
-     * Batch-encodes the run of image chunks starting at {@code first} (as llama-mtmd-cli does, a text chunk ends the
-     * run) and decodes each into the context; returns how many chunks it consumed. Only the encode holds the model's
-     * vision lock: the encoded embeddings belong to this call's mtmd batch, not to the shared mtmd context.
+     * Decodes the image chunk at {@code first} from the model's image-embedding cache, or batch-encodes the run of
+     * uncached image chunks starting there (as llama-mtmd-cli does; a text chunk or a cached image ends the run),
+     * caches and decodes each; returns how many chunks it consumed. Only the encode holds the model's vision lock:
+     * the encoded embeddings belong to this call's mtmd batch, not to the shared mtmd context.
      */
     private int encodeAndDecodeImages(MemorySegment chunks, long first, MemorySegment newNPast) {
         long n = mtmd_input_chunks_size(chunks);
+        MemorySegment cached = model.imageCache().get(cacheKey(mtmd_input_chunks_get(chunks, first)));
+        if (cached != null) {
+            decodeImage(mtmd_input_chunks_get(chunks, first), cached, newNPast);
+            cachedImages++;
+            return 1;
+        }
         MemorySegment mbatch = mtmd_batch_init(model.vision());
         try {
             int added = 0;
@@ -199,6 +209,7 @@ final class Prefill {
                 for (long j = first; j < n; j++) {
                     MemorySegment c = mtmd_input_chunks_get(chunks, j);
                     if (mtmd_input_chunk_get_type(c) == MTMD_INPUT_CHUNK_TYPE_TEXT()
+                            || j > first && model.imageCache().contains(cacheKey(c))
                             || mtmd_batch_add_chunk(mbatch, c) != 0) {
                         break;
                     }
@@ -220,18 +231,31 @@ final class Prefill {
                 if (NativeRuntime.isNull(embd)) {
                     throw new GenerationException("libmtmd produced no embeddings for image chunk " + j);
                 }
-                long tokens = mtmd_input_chunk_get_n_tokens(chunk);
-                newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast());
-                int rc = mtmd_helper_decode_image_chunk(model.vision(), context.ctx(), chunk, embd, seq.nPast(), 0,
-                        context.batchSize(), newNPast, MemorySegment.NULL, MemorySegment.NULL);
-                check(rc, "image");
-                imageTokens += (int) tokens;
-                seq.advance(newNPast.get(ValueLayout.JAVA_INT, 0), tokens);
+                embd = embd.reinterpret(4L * model.embeddingLength() * mtmd_input_chunk_get_n_tokens(chunk));
+                model.imageCache().put(cacheKey(chunk), embd);
+                decodeImage(chunk, embd, newNPast);
             }
             return added;
         } finally {
             mtmd_batch_free(mbatch);
         }
+    }
+
+    private void decodeImage(MemorySegment chunk, MemorySegment embd, MemorySegment newNPast) {
+        newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast());
+        int rc = mtmd_helper_decode_image_chunk(model.vision(), context.ctx(), chunk, embd, seq.nPast(), 0,
+                context.batchSize(), newNPast, MemorySegment.NULL, MemorySegment.NULL);
+        check(rc, "image");
+        long tokens = mtmd_input_chunk_get_n_tokens(chunk);
+        imageTokens += (int) tokens;
+        seq.advance(newNPast.get(ValueLayout.JAVA_INT, 0), tokens);
+    }
+
+    /** The image's content id (SHA-256) and its token count: what decides its embeddings for this model. */
+    private static String cacheKey(MemorySegment chunk) {
+        MemorySegment id = mtmd_input_chunk_get_id(chunk);
+        String digest = NativeRuntime.isNull(id) ? "" : id.reinterpret(256).getString(0);
+        return digest.isEmpty() ? "" : digest + "/" + mtmd_input_chunk_get_n_tokens(chunk);
     }
 
     private void check(int rc, String what) {
@@ -252,6 +276,9 @@ final class Prefill {
         } else {
             b = mtmd_bitmap_init(image.width(), image.height(),
                     arena.allocateFrom(ValueLayout.JAVA_BYTE, image.rgbUnsafe()));
+            if (!NativeRuntime.isNull(b)) {
+                mtmd_bitmap_set_id(b, arena.allocateFrom(image.pixelDigest()));
+            }
         }
         if (NativeRuntime.isNull(b)) {
             throw new ImageException(NativeLog.withRecent("image " + (index + 1) + " of the message could not be"

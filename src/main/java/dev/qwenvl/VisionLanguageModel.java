@@ -55,6 +55,7 @@ public final class VisionLanguageModel implements AutoCloseable {
     private final MemorySegment vocab;
     private final MemorySegment vision;
     private final ChatTemplate template;
+    private final ImageEmbeddingCache imageCache;
     private final ReentrantLock visionLock = new ReentrantLock(); // one mtmd context: encode one image at a time
     private final Set<Conversation> conversations = ConcurrentHashMap.newKeySet();
     private final Object lifecycle = new Object();
@@ -65,6 +66,7 @@ public final class VisionLanguageModel implements AutoCloseable {
         this.modelFile = modelFile;
         this.mmprojFile = mmprojFile;
         this.options = options;
+        this.imageCache = new ImageEmbeddingCache(options.imageCacheBytes());
         NativeRuntime.init();
         GgufMetadata text = ModelFiles.checkText(modelFile);
         embeddingLength = (int) text.requireUnsigned("qwen2vl.embedding_length");
@@ -248,6 +250,15 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     ChatTemplate template() {
         return template;
+    }
+
+    /** What the image-embedding cache holds and how often it saved an encode. */
+    public ImageCacheStats imageCacheStats() {
+        return imageCache.stats();
+    }
+
+    ImageEmbeddingCache imageCache() {
+        return imageCache;
     }
 
     ReentrantLock visionLock() {
