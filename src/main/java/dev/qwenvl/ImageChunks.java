@@ -42,7 +42,7 @@ final class ImageChunks {
      */
     static ImageGeometry tokenizeOnly(VisionLanguageModel model, Image image) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment bitmap = Prefill.bitmap(model, image, 0, arena);
+            MemorySegment bitmap = TokenizedTurn.bitmap(model, image, 0, arena);
             MemorySegment chunks = mtmd_input_chunks_init();
             try {
                 MemorySegment part = mtmd_input_part.allocate(arena);

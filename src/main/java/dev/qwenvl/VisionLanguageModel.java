@@ -56,6 +56,7 @@ public final class VisionLanguageModel implements AutoCloseable {
     private final MemorySegment vision;
     private final ChatTemplate template;
     private final ImageEmbeddingCache imageCache;
+    private final PrefixCache prefixCache;
     private final ReentrantLock visionLock = new ReentrantLock(); // one mtmd context: encode one image at a time
     private final Set<Conversation> conversations = ConcurrentHashMap.newKeySet();
     private final Object lifecycle = new Object();
@@ -67,6 +68,7 @@ public final class VisionLanguageModel implements AutoCloseable {
         this.mmprojFile = mmprojFile;
         this.options = options;
         this.imageCache = new ImageEmbeddingCache(options.imageCacheBytes());
+        this.prefixCache = new PrefixCache(options.prefixCacheBytes());
         NativeRuntime.init();
         GgufMetadata text = ModelFiles.checkText(modelFile);
         embeddingLength = (int) text.requireUnsigned("qwen2vl.embedding_length");
@@ -255,6 +257,15 @@ public final class VisionLanguageModel implements AutoCloseable {
     /** What the image-embedding cache holds and how often it saved an encode. */
     public ImageCacheStats imageCacheStats() {
         return imageCache.stats();
+    }
+
+    /** What the prefix cache holds and how many prompt tokens it saved computing. */
+    public PrefixCacheStats prefixCacheStats() {
+        return prefixCache.stats();
+    }
+
+    PrefixCache prefixCache() {
+        return prefixCache;
     }
 
     ImageEmbeddingCache imageCache() {

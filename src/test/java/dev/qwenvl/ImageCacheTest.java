@@ -17,7 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ImageCacheTest {
     private static final SamplingOptions GREEDY = SamplingOptions.greedy().withMaxTokens(24);
     private static final ModelOptions OPTIONS = ModelOptions.defaults().withThreads(2)
-            .withFlashAttention(ModelOptions.FlashAttention.DISABLED);
+            .withFlashAttention(ModelOptions.FlashAttention.DISABLED)
+            .withPrefixCacheBytes(0); // else the second conversation takes the first one's cells, image and all
 
     @TempDir
     Path dir;
