@@ -62,6 +62,7 @@ public final class VisionLanguageModel implements AutoCloseable {
     private final Object lifecycle = new Object();
     private boolean closed;  // guarded by lifecycle
     private boolean freed;   // guarded by lifecycle
+    private String fingerprint;
 
     private VisionLanguageModel(Path modelFile, Path mmprojFile, ModelOptions options) {
         this.modelFile = modelFile;
@@ -257,6 +258,59 @@ public final class VisionLanguageModel implements AutoCloseable {
     /** What the image-embedding cache holds and how often it saved an encode. */
     public ImageCacheStats imageCacheStats() {
         return imageCache.stats();
+    }
+
+    /**
+     * A conversation saved with {@link Conversation#save}, restored into a new conversation of this model: it goes
+     * on exactly where it was saved, its images still in the KV cache.
+     *
+     * @throws StateFileException           if the file is not a saved conversation, is damaged, or was saved from
+     *                                      other model files
+     * @throws java.io.UncheckedIOException if the file cannot be read
+     */
+    public Conversation restore(Path file, ConversationOptions conversationOptions) {
+        Objects.requireNonNull(file, "file");
+        Conversation c = newConversation(conversationOptions);
+        try {
+            c.restoreFrom(file);
+        } catch (RuntimeException | Error e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    /**
+     * What identifies the model files for a saved conversation: the SHA-256 of each file's size, first 8 MiB (the
+     * GGUF header, vocabulary and first tensors) and last MiB.
+     */
+    synchronized String fingerprint() {
+        if (fingerprint == null) {
+            try {
+                java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+                for (Path f : List.of(modelFile, mmprojFile)) {
+                    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f)) {
+                        long size = ch.size();
+                        sha.update(java.nio.ByteBuffer.allocate(8).putLong(size).array());
+                        long head = Math.min(size, 8L << 20);
+                        long tail = Math.min(size - head, 1L << 20);
+                        for (long[] range : new long[][]{{0, head}, {size - tail, tail}}) {
+                            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) range[1]);
+                            while (buf.hasRemaining() && ch.read(buf, range[0] + buf.position()) > 0) {
+                                // read the whole range
+                            }
+                            sha.update(buf.flip());
+                        }
+                    }
+                }
+                fingerprint = "sha256:" + java.util.HexFormat.of().formatHex(sha.digest());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot read the model files to fingerprint them", e);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException("every JDK has SHA-256", e);
+            }
+        }
+        return fingerprint;
     }
 
     /** What the prefix cache holds and how many prompt tokens it saved computing. */
