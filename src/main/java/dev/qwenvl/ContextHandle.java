@@ -44,15 +44,7 @@ final class ContextHandle implements AutoCloseable {
 
     ContextHandle(VisionLanguageModel model) {
         ModelOptions o = model.options();
-        MemorySegment params = llama_context_default_params(arena);
-        llama_context_params.n_ctx(params, o.contextSize());
-        llama_context_params.n_batch(params, o.batchSize());
-        llama_context_params.n_ubatch(params, Math.min(o.microBatchSize(), o.batchSize()));
-        llama_context_params.n_threads(params, o.threads());
-        llama_context_params.n_threads_batch(params, o.batchThreads());
-        llama_context_params.flash_attn_type(params, VisionLanguageModel.flashAttention(o.flashAttention()));
-        llama_context_params.no_perf(params, false);
-        MemorySegment c = llama_init_from_model(model.model(), params);
+        MemorySegment c = llama_init_from_model(model.model(), params(arena, o));
         if (NativeRuntime.isNull(c)) {
             arena.close();
             throw new ModelLoadException(NativeLog.withRecent("llama.cpp could not create a context of "
@@ -68,6 +60,19 @@ final class ContextHandle implements AutoCloseable {
         contextSize = llama_n_ctx(ctx);
         batchSize = llama_n_batch(ctx); // llama.cpp caps it at the requested n_ctx, and asserts on a larger batch
         batch = llama_batch_init(arena, 1, 0, 1);
+    }
+
+    /** A context's parameters for options (also what the memory plan measures). */
+    static MemorySegment params(Arena arena, ModelOptions o) {
+        MemorySegment params = llama_context_default_params(arena);
+        llama_context_params.n_ctx(params, o.contextSize());
+        llama_context_params.n_batch(params, o.batchSize());
+        llama_context_params.n_ubatch(params, Math.min(o.microBatchSize(), o.batchSize()));
+        llama_context_params.n_threads(params, o.threads());
+        llama_context_params.n_threads_batch(params, o.batchThreads());
+        llama_context_params.flash_attn_type(params, VisionLanguageModel.flashAttention(o.flashAttention()));
+        llama_context_params.no_perf(params, false);
+        return params;
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.qwenvl;
 
+import java.util.List;
+
 /**
  * How to load a model and its mmproj, and how to size each conversation's context. Immutable; start from
  * {@link #defaults()} and change what you need with the {@code with...} methods:
@@ -24,11 +26,15 @@ package dev.qwenvl;
  * @param warmup          size the vision encoder's buffers at load and decode [BOS, EOS] once in each new
  *                        conversation, as llama-mtmd-cli does (pages the weights in; changes no output)
  * @param progress        called while the text model loads, or null
+ * @param memoryCheck     make a {@link MemoryPlan} before loading and refuse, with an
+ *                        {@link InsufficientMemoryException}, a load that would not fit the machine's memory
+ * @param rpcServers      rpc-servers whose devices take a share of the text model's layers, as llama.cpp's
+ *                        {@code --rpc}; empty for none. Never expose an rpc-server beyond a network you trust
  */
 public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mainGpu, int contextSize, int batchSize,
                            int microBatchSize, FlashAttention flashAttention, boolean mmprojOnGpu, int imageMinTokens,
                            int imageMaxTokens, LoadMode loadMode, boolean warmup,
-                           LoadProgressListener progress) {
+                           LoadProgressListener progress, boolean memoryCheck, List<RpcServer> rpcServers) {
 
     private static final int MAX_THREADS = 512; // GGML_MAX_N_THREADS: ggml sizes its thread arrays by it
 
@@ -68,6 +74,10 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         if (flashAttention == null) {
             throw new IllegalArgumentException("flashAttention must not be null; use FlashAttention.AUTO");
         }
+        if (rpcServers == null || rpcServers.stream().anyMatch(java.util.Objects::isNull)) {
+            throw new IllegalArgumentException("rpcServers must be a list of servers, empty for none");
+        }
+        rpcServers = List.copyOf(rpcServers);
     }
 
     /**
@@ -78,7 +88,7 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         int cores = Runtime.getRuntime().availableProcessors();
         int threads = cores > 4 ? cores / 2 : cores; // physical cores, roughly, like llama.cpp's cpu_get_num_math
         return new ModelOptions(threads, threads, -1, 0, 4096, 2048, 512, FlashAttention.AUTO, true, 0, 0,
-                LoadMode.AUTO, true, null);
+                LoadMode.AUTO, true, null, true, List.of());
     }
 
     public ModelOptions withThreads(int n) {
@@ -134,6 +144,16 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         return copy(b -> b.progress = listener);
     }
 
+    /** Whether to check the load against a {@link MemoryPlan} first; off loads whatever the plan says. */
+    public ModelOptions withMemoryCheck(boolean on) {
+        return copy(b -> b.memoryCheck = on);
+    }
+
+    /** Spreads the text model's layers over these rpc-servers' devices too (llama.cpp's {@code --rpc}). */
+    public ModelOptions withRpcServers(List<RpcServer> servers) {
+        return copy(b -> b.rpcServers = servers);
+    }
+
     /** The one place a changed copy is made: every wither edits a mutable copy of the fields, then validates. */
     private ModelOptions copy(java.util.function.Consumer<Fields> change) {
         Fields b = new Fields(this);
@@ -157,6 +177,8 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         LoadMode loadMode;
         boolean warmup;
         LoadProgressListener progress;
+        boolean memoryCheck;
+        List<RpcServer> rpcServers;
 
         Fields(ModelOptions o) {
             threads = o.threads;
@@ -173,12 +195,14 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
             loadMode = o.loadMode;
             warmup = o.warmup;
             progress = o.progress;
+            memoryCheck = o.memoryCheck;
+            rpcServers = o.rpcServers;
         }
 
         ModelOptions build() {
             return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize,
                     microBatchSize, flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup,
-                    progress);
+                    progress, memoryCheck, rpcServers);
         }
     }
 
