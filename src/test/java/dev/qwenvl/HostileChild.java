@@ -44,6 +44,7 @@ public final class HostileChild {
             case "prompts" -> HostilePromptsTest.cases(suiteArgs);
             case "misuse" -> HostileMisuseTest.cases(suiteArgs);
             case "leaks" -> HostileLeaksTest.cases(suiteArgs);
+            case "rpc" -> RpcTest.cases(suiteArgs);
             default -> throw new IllegalArgumentException("unknown suite " + suite);
         };
         if (names.isEmpty()) {
