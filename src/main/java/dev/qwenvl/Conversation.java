@@ -202,6 +202,7 @@ public final class Conversation implements AutoCloseable {
         nativeLock.lock();
         try {
             if (!isClosed()) {
+                owner.prefixCache().offer(context.ctx(), seq.items());
                 seq.clear();
             }
         } finally {
@@ -259,6 +260,7 @@ public final class Conversation implements AutoCloseable {
                     return;
                 }
             }
+            owner.prefixCache().offer(context.ctx(), seq.items()); // a later conversation may begin the same way
             if (sampler != null) {
                 sampler.close();
             }

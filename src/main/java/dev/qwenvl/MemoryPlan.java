@@ -55,9 +55,10 @@ public final class MemoryPlan {
      * @param compute       the text model's compute buffers of all the conversations planned
      * @param mmprojWeights the vision encoder's weights
      * @param visionCompute the vision encoder's compute buffers for the largest image the token bounds allow
+     * @param caches        the bounds of the model's image-embedding and prefix caches (host only)
      */
     public record Device(String name, String description, long available, long total, long weights, long kvCache,
-                         long compute, long mmprojWeights, long visionCompute) {
+                         long compute, long mmprojWeights, long visionCompute, long caches) {
         /** Whether this is host memory. */
         public boolean host() {
             return name.equals("host");
@@ -65,7 +66,7 @@ public final class MemoryPlan {
 
         /** Everything this device holds once the model is loaded and the conversations are open. */
         public long needed() {
-            return weights + kvCache + compute + mmprojWeights + visionCompute;
+            return weights + kvCache + compute + mmprojWeights + visionCompute + caches;
         }
 
         /** What is left free on top of {@link #needed()} for the device to count as fitting. */
@@ -175,7 +176,8 @@ public final class MemoryPlan {
             NativeLog.drainRecent(); // the no-alloc loads' warnings explain nothing later
             HostMemory host = HostMemory.now();
             List<Device> devices = new ArrayList<>();
-            byDevice.forEach((address, row) -> devices.add(row.device(address == 0 ? host : null)));
+            long caches = options.imageCacheBytes() + options.prefixCacheBytes();
+            byDevice.forEach((address, row) -> devices.add(address == 0 ? row.host(host, caches) : row.device()));
             devices.sort((a, b) -> Boolean.compare(a.host(), b.host())); // host last
             return new MemoryPlan(text, vision, options, conversations, contextSize, boundTokens, warmupTokens,
                     devices);
@@ -213,14 +215,15 @@ public final class MemoryPlan {
             total = qwenvl_memory_row.total(r);
         }
 
-        Device device(HostMemory host) {
-            if (host != null) {
-                return new Device("host", "host memory (RAM)", host.available(), host.total(), weights, kvCache,
-                        compute, mmprojWeights, visionCompute);
-            }
+        Device host(HostMemory host, long caches) {
+            return new Device("host", "host memory (RAM)", host.available(), host.total(), weights, kvCache,
+                    compute, mmprojWeights, visionCompute, caches);
+        }
+
+        Device device() {
             return new Device(ggml_backend_dev_name(device).getString(0),
                     ggml_backend_dev_description(device).getString(0), free, total, weights, kvCache, compute,
-                    mmprojWeights, visionCompute);
+                    mmprojWeights, visionCompute, 0);
         }
     }
 
@@ -282,7 +285,8 @@ public final class MemoryPlan {
                 continue;
             }
             // the KV cache and (through the attention mask) the compute buffers grow with the context
-            long room = d.available() - d.margin() - d.weights() - d.mmprojWeights() - d.visionCompute();
+            long room = d.available() - d.margin() - d.weights() - d.mmprojWeights() - d.visionCompute()
+                    - d.caches();
             double perToken = (d.kvCache() + d.compute()) / (double) Math.max(1, contextSize * conversations);
             long fittingContext = perToken > 0 && room > 0 ? (long) (room / perToken / conversations) : 0;
             fittingContext -= fittingContext % CONTEXT_STEP;
@@ -304,6 +308,10 @@ public final class MemoryPlan {
             if (imageMaxTokens > warmupImageTokens && d.visionCompute() > d.available() / 8) {
                 remedies.add(where + "fewer tokens per image (--image-max-tokens, ModelOptions.withImageTokens)");
             }
+            if (d.caches() > 0) {
+                remedies.add(where + "smaller caches (" + bytes(d.caches()) + " now: ModelOptions.withImageCacheBytes,"
+                        + " withPrefixCacheBytes)");
+            }
             if (d.weights() + d.mmprojWeights() + d.margin() > d.available()) {
                 remedies.add(where + "a smaller quantization of the model (the weights alone take "
                         + bytes(d.weights() + d.mmprojWeights()) + ")");
@@ -324,7 +332,8 @@ public final class MemoryPlan {
                         .append(" (weights ").append(bytes(d.weights())).append(", KV cache ")
                         .append(bytes(d.kvCache())).append(", compute ").append(bytes(d.compute()))
                         .append(", mmproj ").append(bytes(d.mmprojWeights())).append(", vision compute ")
-                        .append(bytes(d.visionCompute())).append(") + ").append(bytes(d.margin()))
+                        .append(bytes(d.visionCompute())).append(", caches ").append(bytes(d.caches()))
+                        .append(") + ").append(bytes(d.margin()))
                         .append(" margin, but has ").append(bytes(d.available())).append(" available");
             }
         }
@@ -339,12 +348,13 @@ public final class MemoryPlan {
         s.append(String.format(Locale.ROOT, "  context %d tokens x %d conversation%s; images up to %d tokens"
                         + " (libmtmd measures its warmup image of %d)%n", contextSize, conversations,
                 conversations == 1 ? "" : "s", imageMaxTokens, warmupImageTokens));
-        String format = "  %-8s %11s %11s %11s %11s %11s %11s %11s  %s%n";
+        String format = "  %-8s %11s %11s %11s %11s %11s %11s %11s %11s  %s%n";
         s.append(String.format(Locale.ROOT, format, "device", "weights", "KV cache", "compute", "mmproj",
-                "vision", "needed", "available", "fits"));
+                "vision", "caches", "needed", "available", "fits"));
         for (Device d : devices) {
             s.append(String.format(Locale.ROOT, format, d.name(), bytes(d.weights()), bytes(d.kvCache()),
-                    bytes(d.compute()), bytes(d.mmprojWeights()), bytes(d.visionCompute()), bytes(d.needed()),
+                    bytes(d.compute()), bytes(d.mmprojWeights()), bytes(d.visionCompute()), bytes(d.caches()),
+                    bytes(d.needed()),
                     bytes(d.available()), d.fits() ? "yes" : "no (keeps " + bytes(d.margin()) + " free)"));
         }
         for (String r : remedies()) {

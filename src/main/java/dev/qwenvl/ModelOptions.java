@@ -26,6 +26,10 @@ import java.util.List;
  * @param warmup          size the vision encoder's buffers at load and decode [BOS, EOS] once in each new
  *                        conversation, as llama-mtmd-cli does (pages the weights in; changes no output)
  * @param progress        called while the text model loads, or null
+ * @param imageCacheBytes bound on the model's image-embedding cache, shared by its conversations: an image seen
+ *                        before (same pixels) skips the vision encoder; 0 turns the cache off
+ * @param prefixCacheBytes bound on the model's prefix cache: the KV cells of closed conversations, which a new
+ *                        conversation that begins the same way takes over instead of computing; 0 turns it off
  * @param memoryCheck     make a {@link MemoryPlan} before loading and refuse, with an
  *                        {@link InsufficientMemoryException}, a load that would not fit the machine's memory
  * @param rpcServers      rpc-servers whose devices take a share of the text model's layers, as llama.cpp's
@@ -34,7 +38,8 @@ import java.util.List;
 public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mainGpu, int contextSize, int batchSize,
                            int microBatchSize, FlashAttention flashAttention, boolean mmprojOnGpu, int imageMinTokens,
                            int imageMaxTokens, LoadMode loadMode, boolean warmup,
-                           LoadProgressListener progress, boolean memoryCheck, List<RpcServer> rpcServers) {
+                           LoadProgressListener progress, long imageCacheBytes, long prefixCacheBytes,
+                           boolean memoryCheck, List<RpcServer> rpcServers) {
 
     private static final int MAX_THREADS = 512; // GGML_MAX_N_THREADS: ggml sizes its thread arrays by it
 
@@ -64,6 +69,10 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         requireAtLeast("microBatchSize", microBatchSize, 1);
         requireAtLeast("imageMinTokens", imageMinTokens, 0);
         requireAtLeast("imageMaxTokens", imageMaxTokens, 0);
+        if (imageCacheBytes < 0 || prefixCacheBytes < 0) {
+            throw new IllegalArgumentException("cache bounds must be 0 (off) or more, got " + imageCacheBytes
+                    + " and " + prefixCacheBytes);
+        }
         if (imageMaxTokens > 0 && imageMinTokens > imageMaxTokens) {
             throw new IllegalArgumentException("imageMinTokens " + imageMinTokens + " exceeds imageMaxTokens "
                     + imageMaxTokens);
@@ -88,7 +97,7 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         int cores = Runtime.getRuntime().availableProcessors();
         int threads = cores > 4 ? cores / 2 : cores; // physical cores, roughly, like llama.cpp's cpu_get_num_math
         return new ModelOptions(threads, threads, -1, 0, 4096, 2048, 512, FlashAttention.AUTO, true, 0, 0,
-                LoadMode.AUTO, true, null, true, List.of());
+                LoadMode.AUTO, true, null, 256L << 20, 256L << 20, true, List.of());
     }
 
     public ModelOptions withThreads(int n) {
@@ -144,6 +153,16 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         return copy(b -> b.progress = listener);
     }
 
+    /** The prefix cache's bound in bytes (default 256 MiB); 0 turns it off. */
+    public ModelOptions withPrefixCacheBytes(long max) {
+        return copy(b -> b.prefixCacheBytes = max);
+    }
+
+    /** The image-embedding cache's bound in bytes (default 256 MiB); 0 turns it off. */
+    public ModelOptions withImageCacheBytes(long max) {
+        return copy(b -> b.imageCacheBytes = max);
+    }
+
     /** Whether to check the load against a {@link MemoryPlan} first; off loads whatever the plan says. */
     public ModelOptions withMemoryCheck(boolean on) {
         return copy(b -> b.memoryCheck = on);
@@ -177,6 +196,8 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         LoadMode loadMode;
         boolean warmup;
         LoadProgressListener progress;
+        long imageCacheBytes;
+        long prefixCacheBytes;
         boolean memoryCheck;
         List<RpcServer> rpcServers;
 
@@ -195,6 +216,8 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
             loadMode = o.loadMode;
             warmup = o.warmup;
             progress = o.progress;
+            imageCacheBytes = o.imageCacheBytes;
+            prefixCacheBytes = o.prefixCacheBytes;
             memoryCheck = o.memoryCheck;
             rpcServers = o.rpcServers;
         }
@@ -202,7 +225,7 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         ModelOptions build() {
             return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize,
                     microBatchSize, flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup,
-                    progress, memoryCheck, rpcServers);
+                    progress, imageCacheBytes, prefixCacheBytes, memoryCheck, rpcServers);
         }
     }
 

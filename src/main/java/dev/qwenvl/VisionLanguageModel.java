@@ -50,10 +50,13 @@ public final class VisionLanguageModel implements AutoCloseable {
     private final ModelOptions options;
     private final String projector;
     private final int embeddingLength;
+    private final int patchSize;
     private final MemorySegment model;
     private final MemorySegment vocab;
     private final MemorySegment vision;
     private final ChatTemplate template;
+    private final ImageEmbeddingCache imageCache;
+    private final PrefixCache prefixCache;
     private final ReentrantLock visionLock = new ReentrantLock(); // one mtmd context: encode one image at a time
     private final Set<Conversation> conversations = ConcurrentHashMap.newKeySet();
     private final Object lifecycle = new Object();
@@ -64,10 +67,14 @@ public final class VisionLanguageModel implements AutoCloseable {
         this.modelFile = modelFile;
         this.mmprojFile = mmprojFile;
         this.options = options;
+        this.imageCache = new ImageEmbeddingCache(options.imageCacheBytes());
+        this.prefixCache = new PrefixCache(options.prefixCacheBytes());
         NativeRuntime.init();
         GgufMetadata text = ModelFiles.checkText(modelFile);
         embeddingLength = (int) text.requireUnsigned("qwen2vl.embedding_length");
-        projector = ModelFiles.checkMmproj(mmprojFile, embeddingLength).requireString("clip.projector_type");
+        GgufMetadata clip = ModelFiles.checkMmproj(mmprojFile, embeddingLength);
+        projector = clip.requireString("clip.projector_type");
+        patchSize = (int) clip.requireUnsigned("clip.vision.patch_size");
         MemorySegment m = MemorySegment.NULL;
         MemorySegment v = MemorySegment.NULL;
         try {
@@ -230,10 +237,32 @@ public final class VisionLanguageModel implements AutoCloseable {
         return embeddingLength;
     }
 
+    /**
+     * How libmtmd would preprocess {@code image} for this model (its frame, padding and token grid, under this
+     * model's image token bounds), found by tokenizing it alone; nothing is encoded, so this costs a resize, not a
+     * run of the vision encoder. {@link GenerationStats#images()} reports the same for the images of a question.
+     *
+     * @throws ImageException if libmtmd cannot decode or preprocess the image
+     */
+    public ImageGeometry imageGeometry(Image image) {
+        Objects.requireNonNull(image, "image");
+        visionLock.lock(); // close() frees the mtmd context under this lock, after marking the model closed
+        try {
+            checkOpen();
+            return ImageChunks.tokenizeOnly(this, image);
+        } finally {
+            visionLock.unlock();
+        }
+    }
+
     /** The chat template in use (the GGUF's {@code tokenizer.chat_template}, or llama.cpp's ChatML fallback). */
     public String chatTemplate() {
         checkOpen();
         return template.source();
+    }
+
+    int patchSize() {
+        return patchSize;
     }
 
     MemorySegment model() {
@@ -250,6 +279,24 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     ChatTemplate template() {
         return template;
+    }
+
+    /** What the image-embedding cache holds and how often it saved an encode. */
+    public ImageCacheStats imageCacheStats() {
+        return imageCache.stats();
+    }
+
+    /** What the prefix cache holds and how many prompt tokens it saved computing. */
+    public PrefixCacheStats prefixCacheStats() {
+        return prefixCache.stats();
+    }
+
+    PrefixCache prefixCache() {
+        return prefixCache;
+    }
+
+    ImageEmbeddingCache imageCache() {
+        return imageCache;
     }
 
     ReentrantLock visionLock() {
