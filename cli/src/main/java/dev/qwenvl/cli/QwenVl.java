@@ -18,6 +18,7 @@ import dev.qwenvl.cli.hub.TerminalProgressBar;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -55,7 +56,8 @@ import java.util.function.Supplier;
                 "1:generation failed in llama.cpp, or another runtime error",
                 "2:invalid command line",
                 "3:an image or the prompt cannot be read or used, or the message does not fit the context",
-                "4:the model or mmproj is missing, invalid or refused, or cannot be fetched from the Hub",
+                "4:the model or mmproj is missing, invalid, refused or too large for memory, cannot be fetched from the"
+                        + " Hub, or an RPC server cannot be used",
                 "5:the native llama.cpp libraries cannot be loaded",
                 "130:interrupted by Ctrl-C"})
 public final class QwenVl implements Callable<Integer> {
@@ -63,9 +65,6 @@ public final class QwenVl implements Callable<Integer> {
     static final int MAX_PROMPT_BYTES = 16 * 1024 * 1024;
     /** llama.cpp's repeat_last_n default, used when --repeat-penalty is given. */
     static final int REPEAT_LAST_N = 64;
-
-    /** {@code -fa} values, as llama.cpp spells them. */
-    enum FlashAttn { AUTO, ON, OFF }
 
     @Spec
     CommandSpec spec;
@@ -122,30 +121,8 @@ public final class QwenVl implements Callable<Integer> {
     @Option(names = {"-s", "--seed"}, paramLabel = "N", description = "Sampling seed; -1 for random (default).")
     Long seed;
 
-    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "CPU threads (default: about the number of"
-            + " physical cores).")
-    Integer threads;
-
-    @Option(names = {"-ngl", "--gpu-layers", "--n-gpu-layers"}, paramLabel = "N",
-            description = "Text-model layers on the GPU; -1 for all (default: -1).")
-    Integer gpuLayers;
-
-    @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", defaultValue = "4096",
-            description = "Context size in tokens; 0 for the model's trained length (default: ${DEFAULT-VALUE}).")
-    int contextSize;
-
-    @Option(names = "--image-min-tokens", paramLabel = "N", description = "Fewest tokens per image (default: model's).")
-    Integer imageMinTokens;
-
-    @Option(names = "--image-max-tokens", paramLabel = "N", description = "Most tokens per image (default: model's).")
-    Integer imageMaxTokens;
-
-    @Option(names = "--no-mmproj-offload", description = "Run the vision encoder on the CPU even with a GPU.")
-    boolean noMmprojOffload;
-
-    @Option(names = {"-fa", "--flash-attn"}, paramLabel = "auto|on|off", defaultValue = "auto",
-            description = "Flash attention (default: ${DEFAULT-VALUE}).")
-    FlashAttn flashAttn;
+    @Mixin
+    ModelFlags modelFlags;
 
     @Option(names = "--jinja", negatable = true, defaultValue = "false", fallbackValue = "true",
             description = "Render the chat template with Jinja (Qwen's template then adds its default system"
@@ -317,22 +294,7 @@ public final class QwenVl implements Callable<Integer> {
     }
 
     private ModelOptions modelOptions() {
-        ModelOptions o = ModelOptions.defaults().withContextSize(contextSize).withMmprojOnGpu(!noMmprojOffload)
-                .withFlashAttention(switch (flashAttn) {
-                    case AUTO -> ModelOptions.FlashAttention.AUTO;
-                    case ON -> ModelOptions.FlashAttention.ENABLED;
-                    case OFF -> ModelOptions.FlashAttention.DISABLED;
-                });
-        if (threads != null) {
-            o = o.withThreads(threads);
-        }
-        if (gpuLayers != null) {
-            o = o.withGpuLayers(gpuLayers);
-        }
-        if (imageMinTokens != null || imageMaxTokens != null) {
-            o = o.withImageTokens(imageMinTokens == null ? 0 : imageMinTokens,
-                    imageMaxTokens == null ? 0 : imageMaxTokens);
-        }
+        ModelOptions o = modelFlags.toModelOptions();
         return detect != null ? Grounding.modelOptions(o) : o;
     }
 
