@@ -20,7 +20,7 @@ final class ApiKeyHandler extends Handler.Wrapper {
 
     @Override
     public boolean handle(Request request, Response response, Callback callback) throws Exception {
-        String path = Request.getPathInContext(request);
+        String path = request.getHttpURI().getPath();
         if (path.equals("/health") || PageHandler.FILES.containsKey(path) || authorized(request)) {
             return super.handle(request, response, callback);
         }

@@ -10,6 +10,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Supplier;
 
 /**
@@ -22,6 +24,8 @@ final class ChatCompletionsHandler extends ApiHandler {
     private final ImageFetcher images;
     private final Supplier<Engine> engine;
     private final ServerMetrics metrics;
+    private final ScheduledExecutorService probes = Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().name("qwenvl-connection-probe").daemon().unstarted(r));
 
     ChatCompletionsHandler(ServerOptions options, ImageFetcher images, Supplier<Engine> engine,
                            ServerMetrics metrics) {
@@ -60,7 +64,15 @@ final class ChatCompletionsHandler extends ApiHandler {
         metrics.imagesReceived(count);
         Completion completion = new Completion(chat, files, options, e, response, callback, metrics, arrival);
         completion.start();
+        request.addIdleTimeoutListener(timeout -> false); // silence now is the model thinking, not the client leaving
         request.addFailureListener(completion::clientGone);
+        completion.watch(request.getConnectionMetaData().getConnection().getEndPoint(), probes);
+    }
+
+    @Override
+    protected void doStop() throws Exception {
+        probes.shutdownNow();
+        super.doStop();
     }
 
     private byte[] readBody(Request request) throws IOException {

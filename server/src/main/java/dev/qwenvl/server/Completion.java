@@ -14,6 +14,7 @@ import dev.qwenvl.PromptException;
 import dev.qwenvl.QwenVlException;
 import dev.qwenvl.StopReason;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Blocker;
 import org.eclipse.jetty.util.Callback;
@@ -26,6 +27,9 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static dev.qwenvl.ChatMessage.MEDIA_MARKER;
@@ -38,6 +42,8 @@ import static dev.qwenvl.ChatMessage.MEDIA_MARKER;
 final class Completion {
     /** Larger decoded images are refused: llama.cpp scales every image to a few megapixels anyway. */
     static final long MAX_IMAGE_PIXELS = 32L * 1024 * 1024;
+    /** How often an open request checks that its client is still connected. */
+    static final long PROBE_MILLIS = 200;
     private static final SecureRandom IDS = new SecureRandom();
 
     private final ChatRequest chat;
@@ -54,6 +60,8 @@ final class Completion {
     private volatile boolean gone;
     private volatile Conversation running;
     private volatile Future<?> queued;
+    private volatile ScheduledFuture<?> probe;
+    private volatile boolean closeAfter;
     private boolean committed;
     private boolean firstPiece = true;
 
@@ -95,6 +103,36 @@ final class Completion {
         fail(cause);
     }
 
+    /**
+     * Checks the connection every {@link #PROBE_MILLIS} until the answer is complete: Jetty reads nothing while a
+     * request is being handled, so without this a client that left would go unnoticed until the answer is written.
+     * A read returning end-of-stream means the client left. Bytes read would be a pipelined request, which this
+     * consumes: the connection is then closed after this answer (OpenAI clients do not pipeline).
+     */
+    void watch(EndPoint endPoint, ScheduledExecutorService probes) {
+        ByteBuffer one = ByteBuffer.allocate(1);
+        probe = probes.scheduleWithFixedDelay(() -> {
+            if (finished.get()) {
+                probe.cancel(false);
+                return;
+            }
+            try {
+                one.clear().limit(0); // Jetty fills a buffer held in flush mode: empty means position = limit = 0
+                int n = endPoint.fill(one);
+                if (n < 0) {
+                    probe.cancel(false);
+                    clientGone(new java.io.EOFException("the client closed the connection"));
+                } else if (n > 0) {
+                    probe.cancel(false);
+                    closeAfter = true;
+                }
+            } catch (IOException e) {
+                probe.cancel(false);
+                clientGone(e);
+            }
+        }, PROBE_MILLIS, PROBE_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
     private void run(Conversation conversation) {
         running = conversation;
         if (gone) {
@@ -109,6 +147,7 @@ final class Completion {
             Generation g = conversation.ask(messages.getLast(), chat.sampling(), piece -> onPiece(conversation,
                     piece));
             if (gone || g.stopReason() == StopReason.CANCELLED) {
+                metrics.cancelled();
                 fail(new IOException("the client left during the generation"));
                 return;
             }
@@ -116,6 +155,7 @@ final class Completion {
             if (chat.stream()) {
                 finishStream(g);
             } else {
+                closeIfProbed();
                 Responses.json(response, once(), 200, answer(g));
             }
         } catch (ApiException e) {
@@ -195,6 +235,7 @@ final class Completion {
             return;
         }
         committed = true;
+        closeIfProbed();
         response.setStatus(200);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
@@ -232,6 +273,7 @@ final class Completion {
     /** An error before anything was sent is a JSON error; after the stream began, an error event ends it. */
     private void refuse(ApiException e) {
         if (!committed) {
+            closeIfProbed();
             Responses.error(response, once(), e);
             return;
         }
@@ -241,6 +283,12 @@ final class Completion {
             succeed();
         } catch (IOException io) {
             fail(io);
+        }
+    }
+
+    private void closeIfProbed() {
+        if (closeAfter) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
         }
     }
 

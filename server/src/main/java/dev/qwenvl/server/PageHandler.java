@@ -43,7 +43,7 @@ final class PageHandler extends ApiHandler {
 
     @Override
     void serve(Request request, Response response, Callback callback) {
-        String path = Request.getPathInContext(request);
+        String path = request.getHttpURI().getPath();
         byte[] body = contents.get(path);
         if (body == null) {
             throw new ApiException(404, "not_found_error", "not_found", null, "no endpoint at " + path

@@ -17,6 +17,7 @@ final class ServerMetrics {
     private final Counter imageTokens;
     private final Counter generatedTokens;
     private final Counter images;
+    private final Counter cancelled;
     private final Timer requestTime;
     private final Timer firstToken;
     private final Timer imageEncode;
@@ -31,6 +32,8 @@ final class ServerMetrics {
         generatedTokens = Counter.builder("qwenvl.generated.tokens").description("Tokens generated")
                 .register(registry);
         images = Counter.builder("qwenvl.images").description("Images received").register(registry);
+        cancelled = Counter.builder("qwenvl.requests.cancelled")
+                .description("Generations stopped because the client left").register(registry);
         requestTime = Timer.builder("qwenvl.request.duration").description("Chat completion time, queue included")
                 .register(registry);
         firstToken = Timer.builder("qwenvl.time.to.first.token").description("From arrival to the first piece")
@@ -56,6 +59,10 @@ final class ServerMetrics {
 
     void imagesReceived(long n) {
         images.increment(n);
+    }
+
+    void cancelled() {
+        cancelled.increment();
     }
 
     void firstToken(Duration sinceArrival) {
