@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The one entry point for the native build: fetches the pinned llama.cpp, builds ggml, llama, mtmd, llama-common,
-# our qwenvl-shim library and the reference tools (llama-mtmd-cli, llama-quantize) with native/CMakeLists.txt, and
-# links the result to native/target/bin. Builds are cached by (tree id, options, native/ sources): a second run
-# with the same inputs returns at once.
+# The one entry point for the native build: fetches the pinned llama.cpp, builds ggml (with its RPC backend), llama,
+# mtmd, llama-common, our qwenvl-shim library and the reference tools (llama-mtmd-cli, llama-quantize, llama-server,
+# llama-batched-bench, rpc-server) with native/CMakeLists.txt, and links the result to native/target/bin.
+# The build directory is keyed by (tree, backend, flavour, native/CMakeLists.txt + native/shim/CMakeLists.txt); a change
+# to the shim's sources alone rebuilds incrementally there. Each finished result is a hard-linked snapshot of bin/ named
+# by the shim sources' hash, so a run with the same inputs returns at once and a later rebuild never changes the
+# libraries a running test loaded. ccache is used when installed.
 #   --backend cpu|cuda|metal|vulkan   (default cpu, or $QWENVL_BACKEND)
 #   --flavour host|portable           (default host, or $QWENVL_CPU_FLAVOUR)
 #   --jobs N                          (default: all cores)
@@ -25,54 +28,95 @@ command -v cmake >/dev/null || die "cmake not found; install cmake >= 3.14"
 
 src=$(bash "$QWENVL_ROOT/scripts/fetch-llama-cpp.sh")
 tree=$(lock_value tree)
-inputs=$(cd "$QWENVL_ROOT/native" && cat CMakeLists.txt shim/* | sha256_of | cut -c1-12)
-key="${tree:0:12}-$backend-$flavour-$inputs"
+# hash_files FILE...: one hash over the files' names and contents
+hash_files() {
+    local f
+    for f in "$@"; do printf '%s\n' "${f##*/}"; cat "$f"; done | sha256_of | cut -c1-12
+}
+build_inputs=$(hash_files "$QWENVL_ROOT/native/CMakeLists.txt" "$QWENVL_ROOT/native/shim/CMakeLists.txt")
+shim_inputs=$(hash_files "$QWENVL_ROOT"/native/shim/*)
+key="${tree:0:12}-$backend-$flavour-$build_inputs"
 build="$QWENVL_CACHE/build/$key"
+result="$build/out/$shim_inputs"
 out="$QWENVL_ROOT/native/target"
 
 link_result() {
     mkdir -p "$out"
-    ln -sfn "$build/bin" "$out/bin"
+    ln -sfn "$result" "$out/bin"
     printf 'backend=%s\nflavour=%s\ntree=%s\nversion=%s\nplatform=%s\n' \
         "$backend" "$flavour" "$tree" "$(lock_value version)" "$(platform)" > "$out/build.properties"
 }
 
-# Copies the runtime libraries under the names the dynamic linker asks for (SONAMEs), dependencies first.
-stage_natives() {
-    local dir="$1/dev/qwenvl/natives/$(platform)" name f
-    rm -rf "$dir"; mkdir -p "$dir"
-    : > "$dir/natives.list"
-    for name in ggml-base ggml-cpu ggml-blas ggml-cuda ggml-metal ggml-vulkan ggml llama mtmd llama-common qwenvl-shim; do
-        for f in "$build/bin/lib$name.so.0" "$build/bin/lib$name.so" "$build/bin/lib$name.dylib" "$build/bin/lib$name.0.dylib"; do
-            if [ -e "$f" ]; then cp -L "$f" "$dir/"; basename "$f" >> "$dir/natives.list"; break; fi
+# list_natives DIR: natives.list for the build output in DIR, dependencies first under the names the dynamic linker
+# asks for (SONAMEs). With GGML_BACKEND_DL (portable) the backends are "module:" lines: ggml dlopens them itself, and
+# one whose driver is missing (CUDA, Vulkan) is skipped instead of failing the load.
+list_natives() {
+    local dir=$1 name f
+    for name in ggml-base ggml-cpu ggml-blas ggml-rpc ggml-cuda ggml-metal ggml-vulkan ggml llama mtmd llama-common \
+            qwenvl-shim; do
+        for f in "lib$name.so.0" "lib$name.so" "lib$name.dylib" "lib$name.0.dylib"; do
+            [ -e "$dir/$f" ] || continue
+            case "$flavour:$name" in portable:ggml-base) ;; portable:ggml-*) f="module:$f" ;; esac
+            echo "$f"; break
         done
     done
-    # Portable flavour: the CPU variants are modules that ggml dlopens from the directory of libggml.
-    # The AMX variant (sapphirerapids) is left out: its kernels die with SIGILL inside a JVM.
-    for f in "$build"/bin/libggml-cpu-*.so "$build"/bin/libggml-cpu-*.dylib; do
+    # The CPU variants of the portable flavour. sapphirerapids (AMX) is never built nor shipped: its kernels die with
+    # SIGILL inside a JVM on AMX CPUs (the JVM's threads lack the AMX state permission the kernels assume).
+    for f in "$dir"/libggml-cpu-*.so "$dir"/libggml-cpu-*.dylib; do
         case "$f" in *sapphirerapids*) continue ;; esac
-        [ -e "$f" ] && cp -L "$f" "$dir/" && echo "module:$(basename "$f")" >> "$dir/natives.list"
+        [ -e "$f" ] && echo "module:${f##*/}"
     done
+    return 0
+}
+
+# Copies the libraries natives.list names into DIR/dev/qwenvl/natives/<platform>/, with the list.
+stage_natives() {
+    local dir="$1/dev/qwenvl/natives/$(platform)" line
+    rm -rf "$dir"; mkdir -p "$dir"
+    while read -r line; do cp -L "$result/${line#module:}" "$dir/"; done < "$result/natives.list"
+    cp "$result/natives.list" "$dir/"
     echo "staged $(grep -c . "$dir/natives.list") libraries into $dir" >&2
 }
 
-if [ -f "$build/.complete" ]; then
-    echo "native build $key is cached in $build" >&2
+finish() {
     link_result
     [ -z "$stage" ] || stage_natives "$stage"
     exit 0
-fi
+}
 
+[ -f "$result/natives.list" ] && { echo "native build $key/$shim_inputs is cached in $result" >&2; finish; }
 mkdir -p "$build"
 exec 9>"$build/.lock"
 lock_fd 9
+[ -f "$result/natives.list" ] && { echo "native build $key/$shim_inputs was just built by another run" >&2; finish; }
+
+# CMake builds from a copy of native/ inside the build directory: every worktree with the same CMakeLists shares the
+# build, and only files whose content changed get a new timestamp (so only they recompile).
+mirror="$build/native-src"
+mkdir -p "$mirror/shim"
+for f in "$QWENVL_ROOT/native/CMakeLists.txt" "$QWENVL_ROOT"/native/shim/*; do
+    rel=${f#"$QWENVL_ROOT/native/"}
+    cmp -s "$f" "$mirror/$rel" || cp "$f" "$mirror/$rel"
+done
+for f in "$mirror"/shim/*; do [ -e "$QWENVL_ROOT/native/shim/${f##*/}" ] || rm -f "$f"; done
+
+launchers=()
+if command -v ccache >/dev/null; then
+    for lang in C CXX CUDA; do launchers+=("-DCMAKE_${lang}_COMPILER_LAUNCHER=ccache"); done
+fi
 start=$(date +%s)
-cmake -S "$QWENVL_ROOT/native" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DLLAMA_CPP_DIR="$src" -DQWENVL_BACKEND="$backend" -DQWENVL_CPU_FLAVOUR="$flavour" >"$build/configure.log" 2>&1 \
-    || { tail -30 "$build/configure.log" >&2; die "cmake configure failed; the log is $build/configure.log"; }
+if [ ! -f "$build/.configured" ]; then
+    cmake -S "$mirror" -B "$build" -DCMAKE_BUILD_TYPE=Release "${launchers[@]}" \
+        -DLLAMA_CPP_DIR="$src" -DQWENVL_BACKEND="$backend" -DQWENVL_CPU_FLAVOUR="$flavour" >"$build/configure.log" 2>&1 \
+        || { tail -30 "$build/configure.log" >&2; die "cmake configure failed; the log is $build/configure.log"; }
+    touch "$build/.configured"
+fi
 cmake --build "$build" --target qwenvl-natives -j "$jobs" >"$build/build.log" 2>&1 \
     || { tail -40 "$build/build.log" >&2; die "native build failed; the log is $build/build.log"; }
-touch "$build/.complete"
-echo "native build $key took $(( $(date +%s) - start )) s" >&2
-link_result
-[ -z "$stage" ] || stage_natives "$stage"
+# Snapshot bin/ by hard links: the linker replaces a file it rewrites, so this copy never changes afterwards.
+rm -rf "$result.tmp"; mkdir -p "$build/out"
+cp -al "$build/bin" "$result.tmp"
+list_natives "$result.tmp" > "$result.tmp/natives.list"
+mv "$result.tmp" "$result"
+echo "native build $key/$shim_inputs took $(( $(date +%s) - start )) s" >&2
+finish

@@ -31,7 +31,7 @@ public final class NativeLibraries {
     static final String LIST = "natives.list";
     private static final String MODULE_PREFIX = "module:";
     private static final List<String> LOAD_ORDER =
-            List.of("ggml-base", "ggml-cpu", "ggml-blas", "ggml-cuda", "ggml-metal", "ggml-vulkan", "ggml", "llama",
+            List.of("ggml-base", "ggml-cpu", "ggml-blas", "ggml-rpc", "ggml-cuda", "ggml-metal", "ggml-vulkan", "ggml", "llama",
                     "mtmd", "llama-common", "qwenvl-shim");
 
     private static Path loadedFrom;
