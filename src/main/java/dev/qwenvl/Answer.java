@@ -101,7 +101,7 @@ final class Answer {
     /** The answer to a question that was cancelled before anything ran. */
     static Generation notStarted() {
         return new Generation("", StopReason.CANCELLED,
-                new GenerationStats(0, 0, 0, Duration.ZERO, Duration.ZERO, Duration.ZERO));
+                new GenerationStats(0, 0, 0, Duration.ZERO, Duration.ZERO, Duration.ZERO, List.of(), 0, 0));
     }
 
     /** Undoes everything this question evaluated, as if it had never been asked. */
@@ -112,10 +112,7 @@ final class Answer {
     }
 
     private void evaluate() {
-        for (int i = 0; i < turns.size() && !cancelled.getAsBoolean(); i++) {
-            Turn t = turns.get(i);
-            prefill.evaluate(t.message(), t.images(), i == turns.size() - 1);
-        }
+        prefill.evaluate(turns);
         if (cancelled.getAsBoolean()) {
             rollBack();
             reason = StopReason.CANCELLED;
@@ -164,7 +161,7 @@ final class Answer {
             throw new GenerationException(NativeLog.withRecent("llama_decode failed with " + rc + " ("
                     + ContextHandle.decodeError(rc) + ") at position " + seq.nPast()));
         }
-        seq.advance(seq.nPast() + 1, 1);
+        seq.addGenerated(token);
     }
 
     private void end(StopReason why) {

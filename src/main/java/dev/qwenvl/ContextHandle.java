@@ -37,6 +37,7 @@ final class ContextHandle implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment ctx;
     private final MemorySegment batch;
+    private final MemorySegment textBatch;
     private final MemorySegment abortFlag;
     private final int contextSize;
     private final int batchSize;
@@ -68,6 +69,7 @@ final class ContextHandle implements AutoCloseable {
         contextSize = llama_n_ctx(ctx);
         batchSize = llama_n_batch(ctx); // llama.cpp caps it at the requested n_ctx, and asserts on a larger batch
         batch = llama_batch_init(arena, 1, 0, 1);
+        textBatch = llama_batch_init(arena, batchSize, 0, 1);
     }
 
     /**
@@ -109,6 +111,35 @@ final class ContextHandle implements AutoCloseable {
         return scratch;
     }
 
+    /**
+     * Decodes {@code tokens[from..]} of sequence 0 from position {@code pos} in slices of the batch size, as
+     * libmtmd's helper decodes a text chunk, with logits for the last token only if {@code logitsLast}; returns the
+     * first non-zero llama_decode code, or 0.
+     */
+    int decodeText(int[] tokens, int from, int pos, boolean logitsLast) {
+        int i = from;
+        while (i < tokens.length) {
+            int n = 0;
+            for (; i < tokens.length && n < batchSize; i++, n++) {
+                llama_batch.token(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, tokens[i]);
+                llama_batch.pos(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, pos++);
+                llama_batch.n_seq_id(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, 1);
+                llama_batch.seq_id(textBatch).getAtIndex(ValueLayout.ADDRESS, n).reinterpret(4)
+                        .set(ValueLayout.JAVA_INT, 0, 0);
+                llama_batch.logits(textBatch).setAtIndex(ValueLayout.JAVA_BYTE, n, (byte) 0);
+            }
+            if (logitsLast && i == tokens.length) {
+                llama_batch.logits(textBatch).setAtIndex(ValueLayout.JAVA_BYTE, n - 1, (byte) 1);
+            }
+            llama_batch.n_tokens(textBatch, n);
+            int rc = llama_decode(ctx, textBatch);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        return 0;
+    }
+
     /** Raises or lowers the flag llama.cpp polls between graph nodes. */
     void setAbort(boolean abort) {
         BYTE.setVolatile(abortFlag, 0L, (byte) (abort ? 1 : 0));
@@ -126,6 +157,7 @@ final class ContextHandle implements AutoCloseable {
     @Override
     public void close() {
         llama_batch_free(batch);
+        llama_batch_free(textBatch);
         llama_free(ctx);
         arena.close();
     }
