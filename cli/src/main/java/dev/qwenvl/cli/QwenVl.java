@@ -8,15 +8,12 @@ import dev.qwenvl.Message;
 import dev.qwenvl.ModelOptions;
 import dev.qwenvl.SamplingOptions;
 import dev.qwenvl.VisionLanguageModel;
-import dev.qwenvl.cli.hub.DownloadProgress;
 import dev.qwenvl.grounding.Detection;
 import dev.qwenvl.grounding.Grounding;
-import dev.qwenvl.cli.hub.HubClient;
-import dev.qwenvl.cli.hub.HubModelRef;
 import dev.qwenvl.cli.hub.ResolvedModel;
-import dev.qwenvl.cli.hub.TerminalProgressBar;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -64,25 +61,11 @@ public final class QwenVl implements Callable<Integer> {
     /** llama.cpp's repeat_last_n default, used when --repeat-penalty is given. */
     static final int REPEAT_LAST_N = 64;
 
-    /** {@code -fa} values, as llama.cpp spells them. */
-    enum FlashAttn { AUTO, ON, OFF }
-
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "Text model GGUF (Qwen2-VL/Qwen2.5-VL).")
-    Path model;
-
-    @Option(names = "--mmproj", paramLabel = "FILE", description = "Vision projector GGUF; required with --model.")
-    Path mmproj;
-
-    @Option(names = "--hf", paramLabel = "REPO[:QUANT]",
-            description = "Hugging Face repository to use instead of --model/--mmproj (default: "
-                    + HubModelRef.DEFAULT_REPO + ", " + HubModelRef.DEFAULT_QUANT + ").")
-    String hf;
-
-    @Option(names = "--offline", description = "Use only the Hugging Face cache; never contact the Hub.")
-    boolean offline;
+    @Mixin
+    ModelChoice modelChoice;
 
     @Option(names = "--image", paramLabel = "PATH|URL|DATA-URI|-",
             description = "An image: file, http(s) URL, data:image/...;base64 URI, or - for stdin. Repeatable.")
@@ -122,31 +105,6 @@ public final class QwenVl implements Callable<Integer> {
     @Option(names = {"-s", "--seed"}, paramLabel = "N", description = "Sampling seed; -1 for random (default).")
     Long seed;
 
-    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "CPU threads (default: about the number of"
-            + " physical cores).")
-    Integer threads;
-
-    @Option(names = {"-ngl", "--gpu-layers", "--n-gpu-layers"}, paramLabel = "N",
-            description = "Text-model layers on the GPU; -1 for all (default: -1).")
-    Integer gpuLayers;
-
-    @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", defaultValue = "4096",
-            description = "Context size in tokens; 0 for the model's trained length (default: ${DEFAULT-VALUE}).")
-    int contextSize;
-
-    @Option(names = "--image-min-tokens", paramLabel = "N", description = "Fewest tokens per image (default: model's).")
-    Integer imageMinTokens;
-
-    @Option(names = "--image-max-tokens", paramLabel = "N", description = "Most tokens per image (default: model's).")
-    Integer imageMaxTokens;
-
-    @Option(names = "--no-mmproj-offload", description = "Run the vision encoder on the CPU even with a GPU.")
-    boolean noMmprojOffload;
-
-    @Option(names = {"-fa", "--flash-attn"}, paramLabel = "auto|on|off", defaultValue = "auto",
-            description = "Flash attention (default: ${DEFAULT-VALUE}).")
-    FlashAttn flashAttn;
-
     @Option(names = "--jinja", negatable = true, defaultValue = "false", fallbackValue = "true",
             description = "Render the chat template with Jinja (Qwen's template then adds its default system"
                     + " prompt); --no-jinja uses llama.cpp's built-in templates (default: off, as llama-mtmd-cli).")
@@ -181,6 +139,7 @@ public final class QwenVl implements Callable<Integer> {
     static int run(Terminal io, String[] args) {
         ExitCodes errors = new ExitCodes();
         CommandLine cl = new CommandLine(new QwenVl(io))
+                .addSubcommand("serve", new ServeCommand(io))
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .setOut(new PrintWriter(io.out(), true))
                 .setErr(new PrintWriter(io.err(), true))
@@ -207,7 +166,7 @@ public final class QwenVl implements Callable<Integer> {
         }
         String question = detect != null ? usage(() -> Grounding.prompt(GroundingOutput.things(detect)))
                 : prompt != null || chat ? prompt : readPrompt(io.in());
-        ResolvedModel files = modelFiles();
+        ResolvedModel files = modelChoice.files(io);
         ConversationOptions conversationOptions = ConversationOptions.defaults().withJinja(jinja)
                 .withSystemPrompt(system);
         try (CancelOnExit cancel = new CancelOnExit(io.err());
@@ -262,15 +221,7 @@ public final class QwenVl implements Callable<Integer> {
     }
 
     private void checkUsage(boolean chat, boolean imageFromStdin) {
-        if (model != null && mmproj == null) {
-            throw usageError("--mmproj FILE is required with --model (the vision projector of the same model)");
-        }
-        if (model == null && mmproj != null) {
-            throw usageError("--mmproj needs --model: give both files, or neither to use the Hugging Face Hub");
-        }
-        if (model != null && hf != null) {
-            throw usageError("give either --model/--mmproj or --hf, not both");
-        }
+        modelChoice.check();
         if (images.stream().filter(ImageSources.STDIN::equals).count() > 1) {
             throw usageError("--image - (stdin) can be given once");
         }
@@ -317,42 +268,8 @@ public final class QwenVl implements Callable<Integer> {
     }
 
     private ModelOptions modelOptions() {
-        ModelOptions o = ModelOptions.defaults().withContextSize(contextSize).withMmprojOnGpu(!noMmprojOffload)
-                .withFlashAttention(switch (flashAttn) {
-                    case AUTO -> ModelOptions.FlashAttention.AUTO;
-                    case ON -> ModelOptions.FlashAttention.ENABLED;
-                    case OFF -> ModelOptions.FlashAttention.DISABLED;
-                });
-        if (threads != null) {
-            o = o.withThreads(threads);
-        }
-        if (gpuLayers != null) {
-            o = o.withGpuLayers(gpuLayers);
-        }
-        if (imageMinTokens != null || imageMaxTokens != null) {
-            o = o.withImageTokens(imageMinTokens == null ? 0 : imageMinTokens,
-                    imageMaxTokens == null ? 0 : imageMaxTokens);
-        }
+        ModelOptions o = modelChoice.modelOptions();
         return detect != null ? Grounding.modelOptions(o) : o;
-    }
-
-    /** The local model files: --model/--mmproj, else the Hub's (downloaded unless --offline). */
-    private ResolvedModel modelFiles() {
-        if (model != null) {
-            return new ResolvedModel(model, mmproj);
-        }
-        HubModelRef ref = hf == null ? HubModelRef.DEFAULT : HubModelRef.parse(hf);
-        HubClient hub = HubClient.fromEnvironment();
-        if (offline) {
-            return hub.resolveOffline(ref);
-        }
-        DownloadProgress progress = io.stderrIsTerminal() ? new TerminalProgressBar(io.err()) : new DownloadProgress() {
-            @Override
-            public void started(String file, long doneBytes, long totalBytes) {
-                io.err().println("qwenvl: downloading " + file + " from " + ref.repo());
-            }
-        };
-        return hub.resolve(ref, progress);
     }
 
     /** The whole of stdin as the prompt, strict UTF-8, without the one line ending a shell pipe adds. */

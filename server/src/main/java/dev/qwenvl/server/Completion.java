@@ -336,7 +336,7 @@ final class Completion {
         usage.put("completion_tokens", s.generatedTokens());
         usage.put("prompt_tokens", prompt);
         usage.put("total_tokens", prompt + s.generatedTokens());
-        usage.putObject("prompt_tokens_details").put("cached_tokens", 0);
+        usage.putObject("prompt_tokens_details").put("cached_tokens", s.cachedTokens());
         return usage;
     }
 
@@ -346,7 +346,7 @@ final class Completion {
         double promptMs = (s.imageEncodeTime().toNanos() + s.promptEvalTime().toNanos()) / 1e6;
         double predictedMs = s.generationTime().toNanos() / 1e6;
         ObjectNode t = Responses.JSON.createObjectNode();
-        t.put("cache_n", 0);
+        t.put("cache_n", s.cachedTokens());
         t.put("prompt_n", promptN);
         t.put("prompt_ms", promptMs);
         t.put("prompt_per_token_ms", promptN == 0 ? 0 : promptMs / promptN);

@@ -17,6 +17,8 @@ final class ServerMetrics {
     private final Counter imageTokens;
     private final Counter generatedTokens;
     private final Counter images;
+    private final Counter cachedImages;
+    private final Counter cachedTokens;
     private final Counter cancelled;
     private final Timer requestTime;
     private final Timer firstToken;
@@ -48,8 +50,10 @@ final class ServerMetrics {
                 .description("Requests generating now").register(registry);
         Gauge.builder("qwenvl.requests.queued", queued::getAsInt)
                 .description("Requests waiting for a free conversation").register(registry);
-        Counter.builder("qwenvl.prompt.cached.tokens").description("Prompt tokens reused from a cache (no cache yet)")
-                .register(registry);
+        cachedTokens = Counter.builder("qwenvl.prompt.cached.tokens")
+                .description("Prompt tokens whose KV cells came from the prefix cache").register(registry);
+        cachedImages = Counter.builder("qwenvl.images.cached")
+                .description("Images whose embeddings came from the image cache").register(registry);
     }
 
     /** Counts one finished HTTP exchange of {@code endpoint} with {@code status}. */
@@ -73,6 +77,8 @@ final class ServerMetrics {
         promptTokens.increment(stats.promptTokens());
         imageTokens.increment(stats.imageTokens());
         generatedTokens.increment(stats.generatedTokens());
+        cachedTokens.increment(stats.cachedTokens());
+        cachedImages.increment(stats.cachedImages());
         imageEncode.record(stats.imageEncodeTime());
         promptEval.record(stats.promptEvalTime());
         generation.record(stats.generationTime());
