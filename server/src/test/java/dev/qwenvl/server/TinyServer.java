@@ -32,13 +32,22 @@ final class TinyServer {
     }
 
     static VisionLanguageModel load() {
+        return load(modelOptions());
+    }
+
+    static VisionLanguageModel load(ModelOptions options) {
         ModelPair pair = pair();
-        return VisionLanguageModel.load(pair.text(), pair.mmproj(), modelOptions());
+        return VisionLanguageModel.load(pair.text(), pair.mmproj(), options);
     }
 
     /** Loopback, any free port, and {@code options} otherwise; returns once the model is loaded. */
     static VisionServer start(ServerOptions options) throws Exception {
-        VisionServer server = VisionServer.start(options.withHost("127.0.0.1").withPort(0), TinyServer::load);
+        return start(options, modelOptions());
+    }
+
+    /** As {@link #start(ServerOptions)}, with the model loaded with {@code model}. */
+    static VisionServer start(ServerOptions options, ModelOptions model) throws Exception {
+        VisionServer server = VisionServer.start(options.withHost("127.0.0.1").withPort(0), () -> load(model));
         if (!server.awaitReady(Duration.ofSeconds(120))) {
             server.close();
             throw new AssertionError("the tiny model did not load within 120 s");
