@@ -64,7 +64,7 @@ final class ChatCompletionsHandler extends ApiHandler {
         metrics.imagesReceived(count);
         Completion completion = new Completion(chat, files, options, e, response, callback, metrics, arrival);
         completion.start();
-        request.addIdleTimeoutListener(timeout -> false); // silence now is the model thinking, not the client leaving
+        request.addIdleTimeoutListener(timeout -> completion.stalledWriting());
         request.addFailureListener(completion::clientGone);
         completion.watch(request.getConnectionMetaData().getConnection().getEndPoint(), probes);
     }

@@ -62,6 +62,7 @@ final class Completion {
     private volatile Future<?> queued;
     private volatile ScheduledFuture<?> probe;
     private volatile boolean closeAfter;
+    private volatile boolean writing;
     private boolean committed;
     private boolean firstPiece = true;
 
@@ -112,13 +113,16 @@ final class Completion {
     void watch(EndPoint endPoint, ScheduledExecutorService probes) {
         ByteBuffer one = ByteBuffer.allocate(1);
         probe = probes.scheduleWithFixedDelay(() -> {
-            if (finished.get()) {
-                probe.cancel(false);
-                return;
-            }
             try {
-                one.clear().limit(0); // Jetty fills a buffer held in flush mode: empty means position = limit = 0
-                int n = endPoint.fill(one);
+                int n;
+                synchronized (finished) { // once finished, the connection may carry the client's next request
+                    if (finished.get()) {
+                        probe.cancel(false);
+                        return;
+                    }
+                    one.clear().limit(0); // Jetty fills a buffer held in flush mode: empty is position = limit = 0
+                    n = endPoint.fill(one);
+                }
                 if (n < 0) {
                     probe.cancel(false);
                     clientGone(new java.io.EOFException("the client closed the connection"));
@@ -172,6 +176,8 @@ final class Completion {
         } catch (IOException e) {
             conversation.cancel();
             fail(e);
+        } catch (RuntimeException | Error e) {
+            refuse(new ApiException(500, "server_error", "internal_error", null, "the server failed: " + e));
         } finally {
             running = null;
         }
@@ -264,10 +270,21 @@ final class Completion {
     }
 
     private void write(ByteBuffer bytes, boolean last) throws IOException {
+        writing = true;
         try (Blocker.Callback blocker = Blocker.callback()) {
             response.write(last, bytes, blocker);
             blocker.block();
+        } finally {
+            writing = false;
         }
+    }
+
+    /**
+     * Whether an idle timeout now means the client stopped reading: only while a streamed write waits. Otherwise the
+     * silence is the model working (a long prompt, a queue), which must not end the request.
+     */
+    boolean stalledWriting() {
+        return writing;
     }
 
     /** An error before anything was sent is a JSON error; after the stream began, an error event ends it. */
@@ -363,14 +380,21 @@ final class Completion {
     }
 
     private void succeed() {
-        if (finished.compareAndSet(false, true)) {
+        if (finish()) {
             callback.succeeded();
         }
     }
 
     private void fail(Throwable cause) {
-        if (finished.compareAndSet(false, true)) {
+        if (finish()) {
             callback.failed(cause);
+        }
+    }
+
+    /** Marks the exchange finished, once; waits for a connection probe in progress, which must not read past it. */
+    private boolean finish() {
+        synchronized (finished) {
+            return finished.compareAndSet(false, true);
         }
     }
 }

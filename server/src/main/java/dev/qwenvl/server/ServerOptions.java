@@ -3,6 +3,7 @@ package dev.qwenvl.server;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * How {@link VisionServer} listens and what it accepts. Immutable; start from {@link #defaults()}.
@@ -58,73 +59,116 @@ public record ServerOptions(String host, int port, int parallel, int queue, Stri
     }
 
     public ServerOptions withHost(String h) {
-        return new ServerOptions(h, port, parallel, queue, apiKey, modelName, useJinja, allowRemoteImages,
-                allowPrivateHosts, mediaDir, maxBodyBytes, maxImagesPerRequest, maxImageBytes, remoteImageTimeout,
-                maxRedirects, idleTimeout);
+        return copy(f -> f.host = h);
     }
 
     public ServerOptions withPort(int p) {
-        return new ServerOptions(host, p, parallel, queue, apiKey, modelName, useJinja, allowRemoteImages,
-                allowPrivateHosts, mediaDir, maxBodyBytes, maxImagesPerRequest, maxImageBytes, remoteImageTimeout,
-                maxRedirects, idleTimeout);
+        return copy(f -> f.port = p);
     }
 
     /** {@code n} conversations generating at once and {@code waiting} requests queued behind them. */
     public ServerOptions withParallel(int n, int waiting) {
-        return new ServerOptions(host, port, n, waiting, apiKey, modelName, useJinja, allowRemoteImages,
-                allowPrivateHosts, mediaDir, maxBodyBytes, maxImagesPerRequest, maxImageBytes, remoteImageTimeout,
-                maxRedirects, idleTimeout);
+        return copy(f -> {
+            f.parallel = n;
+            f.queue = waiting;
+        });
     }
 
     public ServerOptions withApiKey(String key) {
-        return new ServerOptions(host, port, parallel, queue, key, modelName, useJinja, allowRemoteImages,
-                allowPrivateHosts, mediaDir, maxBodyBytes, maxImagesPerRequest, maxImageBytes, remoteImageTimeout,
-                maxRedirects, idleTimeout);
+        return copy(f -> f.apiKey = key);
     }
 
     public ServerOptions withModelName(String name) {
-        return new ServerOptions(host, port, parallel, queue, apiKey, name, useJinja, allowRemoteImages,
-                allowPrivateHosts, mediaDir, maxBodyBytes, maxImagesPerRequest, maxImageBytes, remoteImageTimeout,
-                maxRedirects, idleTimeout);
+        return copy(f -> f.modelName = name);
     }
 
     public ServerOptions withJinja(boolean jinja) {
-        return new ServerOptions(host, port, parallel, queue, apiKey, modelName, jinja, allowRemoteImages,
-                allowPrivateHosts, mediaDir, maxBodyBytes, maxImagesPerRequest, maxImageBytes, remoteImageTimeout,
-                maxRedirects, idleTimeout);
+        return copy(f -> f.useJinja = jinja);
     }
 
     /** Whether {@code http(s)} image URLs are fetched, and whether they may reach private addresses. */
     public ServerOptions withRemoteImages(boolean allow, boolean privateHosts) {
-        return new ServerOptions(host, port, parallel, queue, apiKey, modelName, useJinja, allow, privateHosts,
-                mediaDir, maxBodyBytes, maxImagesPerRequest, maxImageBytes, remoteImageTimeout, maxRedirects,
-                idleTimeout);
+        return copy(f -> {
+            f.allowRemoteImages = allow;
+            f.allowPrivateHosts = privateHosts;
+        });
     }
 
     public ServerOptions withMediaDir(Path dir) {
-        return new ServerOptions(host, port, parallel, queue, apiKey, modelName, useJinja, allowRemoteImages,
-                allowPrivateHosts, dir, maxBodyBytes, maxImagesPerRequest, maxImageBytes, remoteImageTimeout,
-                maxRedirects, idleTimeout);
+        return copy(f -> f.mediaDir = dir);
     }
 
     /** Limits on the body, the number of images and each image's size. */
     public ServerOptions withLimits(long bodyBytes, int images, int imageBytes) {
-        return new ServerOptions(host, port, parallel, queue, apiKey, modelName, useJinja, allowRemoteImages,
-                allowPrivateHosts, mediaDir, bodyBytes, images, imageBytes, remoteImageTimeout, maxRedirects,
-                idleTimeout);
+        return copy(f -> {
+            f.maxBodyBytes = bodyBytes;
+            f.maxImagesPerRequest = images;
+            f.maxImageBytes = imageBytes;
+        });
     }
 
     /** Limits on remote image fetches. */
     public ServerOptions withRemoteLimits(Duration timeout, int redirects) {
-        return new ServerOptions(host, port, parallel, queue, apiKey, modelName, useJinja, allowRemoteImages,
-                allowPrivateHosts, mediaDir, maxBodyBytes, maxImagesPerRequest, maxImageBytes, timeout, redirects,
-                idleTimeout);
+        return copy(f -> {
+            f.remoteImageTimeout = timeout;
+            f.maxRedirects = redirects;
+        });
     }
 
     public ServerOptions withIdleTimeout(Duration idle) {
-        return new ServerOptions(host, port, parallel, queue, apiKey, modelName, useJinja, allowRemoteImages,
-                allowPrivateHosts, mediaDir, maxBodyBytes, maxImagesPerRequest, maxImageBytes, remoteImageTimeout,
-                maxRedirects, idle);
+        return copy(f -> f.idleTimeout = idle);
+    }
+
+    /** The one place a changed copy is made: every wither edits a mutable copy of the fields, then validates. */
+    private ServerOptions copy(Consumer<Fields> change) {
+        Fields f = new Fields(this);
+        change.accept(f);
+        return f.build();
+    }
+
+    /** The record's components as mutable fields, for {@link #copy}. */
+    private static final class Fields {
+        String host;
+        int port;
+        int parallel;
+        int queue;
+        String apiKey;
+        String modelName;
+        boolean useJinja;
+        boolean allowRemoteImages;
+        boolean allowPrivateHosts;
+        Path mediaDir;
+        long maxBodyBytes;
+        int maxImagesPerRequest;
+        int maxImageBytes;
+        Duration remoteImageTimeout;
+        int maxRedirects;
+        Duration idleTimeout;
+
+        Fields(ServerOptions o) {
+            host = o.host;
+            port = o.port;
+            parallel = o.parallel;
+            queue = o.queue;
+            apiKey = o.apiKey;
+            modelName = o.modelName;
+            useJinja = o.useJinja;
+            allowRemoteImages = o.allowRemoteImages;
+            allowPrivateHosts = o.allowPrivateHosts;
+            mediaDir = o.mediaDir;
+            maxBodyBytes = o.maxBodyBytes;
+            maxImagesPerRequest = o.maxImagesPerRequest;
+            maxImageBytes = o.maxImageBytes;
+            remoteImageTimeout = o.remoteImageTimeout;
+            maxRedirects = o.maxRedirects;
+            idleTimeout = o.idleTimeout;
+        }
+
+        ServerOptions build() {
+            return new ServerOptions(host, port, parallel, queue, apiKey, modelName, useJinja, allowRemoteImages,
+                    allowPrivateHosts, mediaDir, maxBodyBytes, maxImagesPerRequest, maxImageBytes,
+                    remoteImageTimeout, maxRedirects, idleTimeout);
+        }
     }
 
     private static void requireRange(String name, long value, long min, long max) {
