@@ -39,7 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Requests no well-behaved client sends: each gets a JSON error with the right status, or a clean close, and the
- * server answers a normal request after each; at the end no threads or file descriptors have piled up.
+ * server answers a normal request after each; at the end no threads, file descriptors or heap have piled up.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -53,6 +53,7 @@ class HostileHttpTest {
     private String png;
     private int threadsBefore;
     private long fdsBefore;
+    private long heapBefore;
 
     @BeforeAll
     void start() throws Exception {
@@ -64,6 +65,12 @@ class HostileHttpTest {
         assertAnswers(); // warm every path once before counting threads and descriptors
         threadsBefore = ManagementFactory.getThreadMXBean().getThreadCount();
         fdsBefore = openFds();
+        heapBefore = heapAfterGc();
+    }
+
+    private static long heapAfterGc() {
+        System.gc();
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     }
 
     @AfterAll
@@ -402,12 +409,15 @@ class HostileHttpTest {
 
     @Test
     @Order(9)
-    void noThreadsOrDescriptorsPiledUp() throws Exception {
+    void noThreadsDescriptorsOrHeapPiledUp() throws Exception {
         assertAnswers();
         Thread.sleep(1500); // the idle timeout closes what the client side left half-open
         int threads = ManagementFactory.getThreadMXBean().getThreadCount();
         long fds = openFds();
         assertTrue(threads <= threadsBefore + 8, "platform threads grew from " + threadsBefore + " to " + threads);
         assertTrue(fds <= fdsBefore + 16, "file descriptors grew from " + fdsBefore + " to " + fds);
+        long heap = heapAfterGc();
+        assertTrue(heap <= heapBefore + (128L << 20), "the heap grew from " + (heapBefore >> 20) + " MiB to "
+                + (heap >> 20) + " MiB");
     }
 }
