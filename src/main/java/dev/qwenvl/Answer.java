@@ -45,6 +45,8 @@ final class Answer {
     private boolean evaluated;
     private long start;
     private long end;
+    private int pending;        // the token sampled and not yet handled
+    private boolean hasPending;
 
     /** The last of {@code turns} is the question; the assistant's turn is opened after it. */
     Answer(VisionLanguageModel model, ContextHandle context, SequenceState seq, Prefill prefill, List<Turn> turns,
@@ -106,13 +108,16 @@ final class Answer {
 
     /** Undoes everything this question evaluated, as if it had never been asked. */
     void rollBack() {
+        if (phase == Phase.GENERATE) {
+            context.generating(false);
+        }
         phase = Phase.DONE;
         evaluated = false;
-        seq.rollBack(mark);
+        context.exclusive(() -> seq.rollBack(mark));
     }
 
     private void evaluate() {
-        prefill.evaluate(turns);
+        prefill.evaluate(turns, limit > 0 ? sampler : null);
         if (cancelled.getAsBoolean()) {
             rollBack();
             reason = StopReason.CANCELLED;
@@ -122,8 +127,11 @@ final class Answer {
             throw new PromptException("the chat template rendered the question without a text token to answer"
                     + " from (it rendered to nothing, or ends in an image); check the template or its override");
         }
+        pending = prefill.firstToken();
+        hasPending = limit > 0;
         evaluated = true;
         phase = Phase.GENERATE;
+        context.generating(true);
         start = System.nanoTime(); // llama-mtmd-cli builds its sampler at load time, outside its timings
     }
 
@@ -132,11 +140,12 @@ final class Answer {
             end(StopReason.CANCELLED);
             return;
         }
-        if (generated.size() >= limit) {
+        if (!hasPending) {
             end(StopReason.MAX_TOKENS);
             return;
         }
-        int token = sampler.sample(context.ctx());
+        int token = pending;
+        hasPending = false;
         generated.add(token);
         if (llama_vocab_is_eog(model.vocab(), token)) {
             end(StopReason.END_OF_GENERATION);
@@ -150,16 +159,20 @@ final class Answer {
             end(StopReason.CONTEXT_FULL);
             return;
         }
-        int rc = context.decodeOne(token, seq.nPast());
-        if (rc == 2 && cancelled.getAsBoolean()) {
-            seq.discardUndecoded();
-            end(StopReason.CANCELLED);
-            return;
-        }
-        if (rc != 0) {
-            seq.discardUndecoded();
-            throw new GenerationException(NativeLog.withRecent("llama_decode failed with " + rc + " ("
-                    + ContextHandle.decodeError(rc) + ") at position " + seq.nPast()));
+        try {
+            if (generated.size() < limit) {
+                pending = context.decodeAndSample(token, seq.nPast(), sampler);
+                hasPending = true;
+            } else {
+                context.decodeLast(token, seq.nPast()); // as llama-mtmd-cli, the last token too enters the cache
+            }
+        } catch (ContextHandle.DecodeFailedException e) {
+            context.exclusive(seq::discardUndecoded);
+            if (e.rc == 2 && cancelled.getAsBoolean()) {
+                end(StopReason.CANCELLED);
+                return;
+            }
+            throw new GenerationException(NativeLog.withRecent(e.getMessage() + " at position " + seq.nPast()));
         }
         seq.addGenerated(token);
     }
@@ -167,6 +180,9 @@ final class Answer {
     private void end(StopReason why) {
         if (phase == Phase.DONE) {
             return;
+        }
+        if (phase == Phase.GENERATE) {
+            context.generating(false);
         }
         phase = Phase.DONE;
         reason = why;

@@ -74,7 +74,7 @@ public final class Conversation implements AutoCloseable {
     Conversation(VisionLanguageModel owner, ConversationOptions options) {
         this.owner = owner;
         this.options = Objects.requireNonNull(options, "options");
-        ContextHandle c = new ContextHandle(owner);
+        ContextHandle c = owner.newContextHandle();
         try {
             template = options.templateOverride() == null ? owner.template()
                     : ChatTemplate.of(owner.model(), options.templateOverride());
@@ -84,7 +84,7 @@ public final class Conversation implements AutoCloseable {
         }
         context = c;
         ownTemplate = options.templateOverride() != null;
-        seq = new SequenceState(c.ctx());
+        seq = new SequenceState(c.ctx(), c.seqId());
     }
 
     /** Asks with {@link SamplingOptions#defaults()} and returns the whole answer. */
@@ -195,7 +195,7 @@ public final class Conversation implements AutoCloseable {
             synchronized (state) {
                 pending.clear();
             }
-            owner.prefixCache().offer(context.ctx(), seq.items());
+            owner.prefixCache().offer(context.ctx(), context.seqId(), seq.items());
             seq.clear();
         });
     }
@@ -210,12 +210,12 @@ public final class Conversation implements AutoCloseable {
      */
     public void save(java.nio.file.Path file) {
         Objects.requireNonNull(file, "file");
-        whileIdle(() -> ConversationFile.write(file, owner.fingerprint(), seq, context.ctx()));
+        whileIdle(() -> ConversationFile.write(file, owner.fingerprint(), seq, context.ctx(), context.seqId()));
     }
 
     /** Loads a saved conversation into this new one (the model checked it was saved from its files). */
     void restoreFrom(java.nio.file.Path file) {
-        whileIdle(() -> ConversationFile.read(file, owner.fingerprint(), seq, context.ctx()));
+        whileIdle(() -> ConversationFile.read(file, owner.fingerprint(), seq, context.ctx(), context.seqId()));
     }
 
     /** Runs {@code action} on the context with the conversation claimed, so no question can start meanwhile. */
@@ -230,7 +230,7 @@ public final class Conversation implements AutoCloseable {
         nativeLock.lock();
         try {
             if (!isClosed()) {
-                action.run();
+                context.exclusive(action);
             }
         } finally {
             nativeLock.unlock();
@@ -287,7 +287,8 @@ public final class Conversation implements AutoCloseable {
                     return;
                 }
             }
-            owner.prefixCache().offer(context.ctx(), seq.items()); // a later conversation may begin the same way
+            // a later conversation may begin the same way
+            context.exclusive(() -> owner.prefixCache().offer(context.ctx(), context.seqId(), seq.items()));
             if (sampler != null) {
                 sampler.close();
             }

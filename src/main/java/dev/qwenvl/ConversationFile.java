@@ -36,14 +36,14 @@ final class ConversationFile {
     private ConversationFile() {
     }
 
-    static void write(Path file, String fingerprint, SequenceState seq, MemorySegment ctx) {
+    static void write(Path file, String fingerprint, SequenceState seq, MemorySegment ctx, int seqId) {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Arena arena = Arena.ofConfined();
              FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                      StandardOpenOption.TRUNCATE_EXISTING)) {
-            long size = llama_state_seq_get_size(ctx, 0);
+            long size = llama_state_seq_get_size(ctx, seqId);
             MemorySegment state = arena.allocate(Math.max(1, size));
-            if (llama_state_seq_get_data(ctx, state, size, 0) != size) {
+            if (llama_state_seq_get_data(ctx, state, size, seqId) != size) {
                 throw new GenerationException("llama.cpp could not copy the conversation's state");
             }
             ByteArrayOutputStream header = new ByteArrayOutputStream();
@@ -78,8 +78,8 @@ final class ConversationFile {
         }
     }
 
-    /** Reads {@code file} into the empty sequence 0 of {@code ctx}, after checking it was saved from this model. */
-    static void read(Path file, String fingerprint, SequenceState seq, MemorySegment ctx) {
+    /** Reads {@code file} into the empty sequence of {@code ctx}, after checking it was saved from this model. */
+    static void read(Path file, String fingerprint, SequenceState seq, MemorySegment ctx, int seqId) {
         try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             Reader in = new Reader(file, ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena));
             if (!in.bytes(MAGIC.length).equals(MemorySegment.ofArray(MAGIC).asByteBuffer())) {
@@ -107,7 +107,7 @@ final class ConversationFile {
             }
             long size = in.length();
             MemorySegment state = in.segment(size);
-            if (llama_state_seq_set_data(ctx, state, size, 0) == 0) {
+            if (llama_state_seq_set_data(ctx, state, size, seqId) == 0) {
                 throw new StateFileException(file, NativeLog.withRecent("llama.cpp refused the saved state (is this"
                         + " context smaller than the conversation?)"));
             }

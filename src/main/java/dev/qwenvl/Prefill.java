@@ -42,6 +42,8 @@ final class Prefill {
     private long encodeNanos;
     private long evalNanos;
     private boolean logits;
+    private Sampler sampler;
+    private int firstToken = -1;
 
     Prefill(VisionLanguageModel model, ContextHandle context, ChatTemplate template, ConversationOptions options,
             SequenceState seq, BooleanSupplier cancelled) {
@@ -53,8 +55,13 @@ final class Prefill {
         this.cancelled = cancelled;
     }
 
-    /** Evaluates the turns in order; the assistant's turn is opened after the last. */
-    void evaluate(List<Answer.Turn> turns) {
+    /**
+     * Evaluates the turns in order; the assistant's turn is opened after the last. With a {@code sampler}, the
+     * answer's first token is sampled in the same exclusive section as the last decode, before another sequence's
+     * decode can replace its logits ({@link #firstToken()}).
+     */
+    void evaluate(List<Answer.Turn> turns, Sampler sampler) {
+        this.sampler = sampler;
         List<TokenizedTurn> tokenized = new ArrayList<>();
         try {
             for (int i = 0; i < turns.size(); i++) {
@@ -81,6 +88,11 @@ final class Prefill {
         return logits;
     }
 
+    /** The answer's first token, sampled after the last decode; -1 if none was (no sampler, or no logits). */
+    int firstToken() {
+        return firstToken;
+    }
+
     GenerationStats stats(int generated, Duration generation) {
         return new GenerationStats(textTokens, imageTokens, generated, Duration.ofNanos(encodeNanos),
                 Duration.ofNanos(evalNanos - encodeNanos), generation, List.copyOf(geometries), cachedImages,
@@ -94,12 +106,15 @@ final class Prefill {
     private int takeCachedPrefix(List<TokenizedTurn> tokenized) {
         List<SequenceState.Item> wanted = new ArrayList<>();
         tokenized.forEach(t -> wanted.addAll(t.items()));
-        int covered = model.prefixCache().restoreLongest(context.ctx(), wanted, wanted.size() - 1);
-        if (covered > 0) {
-            seq.adopt(wanted.subList(0, covered));
-            cachedTokens = (int) seq.cells();
-        }
-        return covered;
+        return context.exclusive(() -> {
+            int covered = model.prefixCache().restoreLongest(context.ctx(), context.seqId(), wanted,
+                    wanted.size() - 1);
+            if (covered > 0) {
+                seq.adopt(wanted.subList(0, covered));
+                cachedTokens = (int) seq.cells();
+            }
+            return covered;
+        });
     }
 
     /** The image chunks come in the order of the turn's images, one each. */
@@ -144,15 +159,21 @@ final class Prefill {
                     continue;
                 }
                 int[] ids = TokenizedTurn.textTokens(chunk);
-                int rc;
-                if (skip > 0) { // the cached prefix ends inside this chunk: decode the rest of it
-                    rc = context.decodeText(ids, skip, seq.nPast(), i == n - 1);
-                    newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast() + ids.length - skip);
-                } else {
-                    newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast());
-                    rc = mtmd_helper_eval_chunk_single(model.vision(), context.ctx(), chunk, seq.nPast(), 0,
-                            context.batchSize(), i == n - 1, newNPast);
-                }
+                int from = skip;
+                boolean last = i == n - 1;
+                int rc = context.exclusive(() -> {
+                    int r;
+                    if (from > 0) { // the cached prefix ends inside this chunk: decode the rest of it
+                        r = context.decodeText(ids, from, seq.nPast(), last);
+                        newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast() + ids.length - from);
+                    } else {
+                        newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast());
+                        r = mtmd_helper_eval_chunk_single(model.vision(), context.ctx(), chunk, seq.nPast(),
+                                context.seqId(), context.batchSize(), last, newNPast);
+                    }
+                    firstToken = r == 0 && last && sampler != null ? context.sampleFirst(sampler) : -1;
+                    return r;
+                });
                 check(rc, "text");
                 seq.addText(ids, skip, newNPast.get(ValueLayout.JAVA_INT, 0));
                 skip = 0;
@@ -219,8 +240,8 @@ final class Prefill {
 
     private void decodeImage(MemorySegment chunk, MemorySegment embd, MemorySegment newNPast) {
         newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast());
-        int rc = mtmd_helper_decode_image_chunk(model.vision(), context.ctx(), chunk, embd, seq.nPast(), 0,
-                context.batchSize(), newNPast, MemorySegment.NULL, MemorySegment.NULL);
+        int rc = context.exclusive(() -> mtmd_helper_decode_image_chunk(model.vision(), context.ctx(), chunk, embd,
+                seq.nPast(), context.seqId(), context.batchSize(), newNPast, MemorySegment.NULL, MemorySegment.NULL));
         check(rc, "image");
         int tokens = (int) mtmd_input_chunk_get_n_tokens(chunk);
         imageTokens += tokens;

@@ -37,17 +37,17 @@ final class PrefixCache {
         this.maxBytes = maxBytes;
     }
 
-    /** Keeps a copy of sequence 0 of {@code ctx}, which holds {@code items}, unless an entry already covers it. */
-    void offer(MemorySegment ctx, List<SequenceState.Item> items) {
+    /** Keeps a copy of sequence {@code seq} of {@code ctx}, which holds {@code items}, unless one already covers it. */
+    void offer(MemorySegment ctx, int seq, List<SequenceState.Item> items) {
         if (maxBytes == 0 || items.size() < MIN_ITEMS) {
             return;
         }
-        long size = llama_state_seq_get_size(ctx, 0);
+        long size = llama_state_seq_get_size(ctx, seq);
         if (size <= 0 || size > maxBytes) {
             return;
         }
         MemorySegment state = Arena.ofAuto().allocate(size);
-        if (llama_state_seq_get_data(ctx, state, size, 0) != size) {
+        if (llama_state_seq_get_data(ctx, state, size, seq) != size) {
             return;
         }
         List<SequenceState.Item> copy = List.copyOf(items);
@@ -73,11 +73,11 @@ final class PrefixCache {
     }
 
     /**
-     * Restores into sequence 0 of {@code ctx} (which must be empty) the entry sharing the longest prefix with
+     * Restores into sequence {@code seq} of {@code ctx} (which must be empty) the entry sharing the longest prefix with
      * {@code wanted}, covering at most {@code limit} items; returns how many items it covers (0: nothing restored).
      * The caller drops the restored cells past the prefix.
      */
-    int restoreLongest(MemorySegment ctx, List<SequenceState.Item> wanted, int limit) {
+    int restoreLongest(MemorySegment ctx, int seq, List<SequenceState.Item> wanted, int limit) {
         Entry best = null;
         int covered = 0;
         synchronized (this) {
@@ -94,8 +94,8 @@ final class PrefixCache {
             entries.values().remove(best);
             entries.put(nextId++, best); // most recently used
         }
-        if (llama_state_seq_set_data(ctx, best.state(), best.state().byteSize(), 0) == 0) {
-            llama_memory_seq_rm(llama_get_memory(ctx), 0, -1, -1);
+        if (llama_state_seq_set_data(ctx, best.state(), best.state().byteSize(), seq) == 0) {
+            llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
             return 0;
         }
         synchronized (this) {

@@ -5,14 +5,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static dev.qwenvl.bindings.qwenvl_h.llama_get_memory;
-import static dev.qwenvl.bindings.qwenvl_h.llama_memory_clear;
 import static dev.qwenvl.bindings.qwenvl_h.llama_memory_seq_rm;
 
 /**
  * The one owner of what a conversation's KV cache holds: the next position, the cells in use, what fills them (text
  * tokens and images, in order) and the turns the chat template has seen, with one mark and roll-back. Mutated only
  * by the thread running the conversation's current step; {@link #cells()} and {@link #history()} may be read from
- * any thread.
+ * any thread. Every method that touches the KV cache runs inside the context's exclusive section.
  */
 final class SequenceState {
     /**
@@ -34,14 +33,16 @@ final class SequenceState {
     }
 
     private final MemorySegment ctx;
+    private final int seqId;
     private final List<ChatMessage> turns = new ArrayList<>();
     private final List<Item> items = new ArrayList<>();
     private volatile List<ChatMessage> history = List.of();
     private int nPast;             // next position (an image advances it by its n_pos, not its token count)
     private volatile long cells;   // cells the KV cache holds
 
-    SequenceState(MemorySegment ctx) {
+    SequenceState(MemorySegment ctx, int seqId) {
         this.ctx = ctx;
+        this.seqId = seqId;
     }
 
     Mark mark() {
@@ -50,7 +51,7 @@ final class SequenceState {
 
     /** Forgets every cell, item and turn added since the mark. */
     void rollBack(Mark mark) {
-        llama_memory_seq_rm(llama_get_memory(ctx), 0, mark.nPast(), -1);
+        llama_memory_seq_rm(llama_get_memory(ctx), seqId, mark.nPast(), -1);
         nPast = mark.nPast();
         cells = mark.cells();
         turns.subList(mark.turns(), turns.size()).clear();
@@ -59,7 +60,7 @@ final class SequenceState {
 
     /** Drops any cells a failed or aborted decode left at or after the next position. */
     void discardUndecoded() {
-        llama_memory_seq_rm(llama_get_memory(ctx), 0, nPast, -1);
+        llama_memory_seq_rm(llama_get_memory(ctx), seqId, nPast, -1);
     }
 
     /** Makes the turns added so far visible to {@link #history()}. */
@@ -69,7 +70,7 @@ final class SequenceState {
 
     /** Forgets everything. */
     void clear() {
-        llama_memory_clear(llama_get_memory(ctx), true);
+        llama_memory_seq_rm(llama_get_memory(ctx), seqId, -1, -1);
         turns.clear();
         items.clear();
         nPast = 0;
@@ -88,7 +89,7 @@ final class SequenceState {
             positions += i.positions();
             count += i.cells();
         }
-        llama_memory_seq_rm(llama_get_memory(ctx), 0, positions, -1);
+        llama_memory_seq_rm(llama_get_memory(ctx), seqId, positions, -1);
         items.addAll(restored);
         nPast = positions;
         cells = count;

@@ -63,6 +63,7 @@ public final class VisionLanguageModel implements AutoCloseable {
     private boolean closed;  // guarded by lifecycle
     private boolean freed;   // guarded by lifecycle
     private String fingerprint;
+    private SharedContext shared; // guarded by lifecycle; made with the first conversation when parallelSequences > 1
 
     private VisionLanguageModel(Path modelFile, Path mmprojFile, ModelOptions options) {
         this.modelFile = modelFile;
@@ -330,6 +331,23 @@ public final class VisionLanguageModel implements AutoCloseable {
         return visionLock;
     }
 
+    /** A context of the conversation's own, or a sequence of the shared one; called with the lifecycle lock held. */
+    ContextHandle newContextHandle() {
+        if (options.parallelSequences() == 1) {
+            return new ContextHandle(this);
+        }
+        if (shared == null) {
+            shared = new SharedContext(this);
+        }
+        int seq = shared.lease();
+        if (seq < 0) {
+            throw new IllegalStateException("all " + shared.sequences() + " sequences of the model's shared context"
+                    + " are held by open conversations; close one, or load with ModelOptions.withParallelSequences"
+                    + " above " + shared.sequences());
+        }
+        return new ContextHandle(shared, seq);
+    }
+
     /** A conversation has freed its context; the last one out frees a closed model. */
     void forget(Conversation c) {
         boolean last;
@@ -383,6 +401,9 @@ public final class VisionLanguageModel implements AutoCloseable {
         }
         visionLock.lock();
         try {
+            if (shared != null) {
+                shared.close();
+            }
             template.close();
             mtmd_free(vision);
             llama_model_free(model);

@@ -114,11 +114,14 @@ public final class Grounding {
     /**
      * The detections in a model's text, read as coordinates on the image preprocessed as {@code geometry}.
      *
-     * @param image the index recorded in each detection
+     * @param image the index recorded in each detection, 0 or more
      */
     public static List<Detection> parse(String text, ImageGeometry geometry, int image) {
         Objects.requireNonNull(text, "text");
         Objects.requireNonNull(geometry, "geometry");
+        if (image < 0) {
+            throw new IllegalArgumentException("the image index must be 0 or more, got " + image);
+        }
         List<Detection> found = new ArrayList<>();
         if (BoxTokens.appearsIn(text)) {
             for (BoxTokens.Written b : BoxTokens.parse(text)) {
