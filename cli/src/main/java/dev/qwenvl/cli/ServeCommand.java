@@ -43,7 +43,8 @@ final class ServeCommand implements Callable<Integer> {
     int port;
 
     @Option(names = {"-np", "--parallel"}, paramLabel = "N", defaultValue = "1",
-            description = "Conversations generating at once, each with its own context (default: ${DEFAULT-VALUE}).")
+            description = "Conversations generating at once, their tokens decoded together in one context (default:"
+                    + " ${DEFAULT-VALUE}).")
     int parallel;
 
     @Option(names = "--queue", paramLabel = "N", defaultValue = "64",
@@ -102,7 +103,7 @@ final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "invalid option value: " + e.getMessage());
         }
-        var modelOptions = modelChoice.modelOptions();
+        var modelOptions = modelChoice.modelOptions().withParallelSequences(parallel); // decoded together
         ResolvedModel files = modelChoice.files(io);
         try (VisionServer server = VisionServer.start(options,
                 () -> VisionLanguageModel.load(files.model(), files.mmproj(), modelOptions))) {

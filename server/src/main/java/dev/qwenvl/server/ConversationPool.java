@@ -20,8 +20,8 @@ import java.util.function.Consumer;
 /**
  * {@code parallel} conversations of one model, each served by its own platform thread (a native call pins a virtual
  * thread's carrier, so generation stays off Jetty's virtual threads), with a bounded queue of waiting requests.
- * Each request gets a conversation just reset: nothing of an earlier request is reused, until the batching engine
- * brings prefix and image caches.
+ * Each request gets a conversation just reset; the model's prefix and image caches let it reuse what an earlier
+ * request computed for the same beginning or the same image.
  */
 final class ConversationPool implements AutoCloseable {
     private final List<Conversation> all = new ArrayList<>();

@@ -10,7 +10,9 @@ import java.util.function.Consumer;
  *
  * @param host                 the address to bind; loopback unless the operator opens it
  * @param port                 the TCP port; 0 for any free one
- * @param parallel             conversations generating at once (each holds its own llama.cpp context)
+ * @param parallel             conversations generating at once; load the model with
+ *                             {@code ModelOptions.withParallelSequences(parallel)} to decode their tokens together in
+ *                             one llama.cpp context (with 1 sequence, each conversation has a context of its own)
  * @param queue                requests waiting for a free conversation; one more gets 503 with Retry-After
  * @param apiKey               the Bearer token every endpoint but {@code /health} and the page requires, or null
  * @param modelName            the model id in {@code /v1/models} and in answers

@@ -33,7 +33,8 @@ import java.util.concurrent.TimeUnit;
  * }</pre>
  *
  * <p>Each request runs as its own reset conversation of the shared model; {@link ServerOptions#parallel()} of them
- * generate at once and {@link ServerOptions#queue()} more wait. Message text is never read for special tokens.
+ * generate at once (decoded together when the model has as many parallel sequences) and {@link ServerOptions#queue()}
+ * more wait. Message text is never read for special tokens.
  */
 public final class VisionServer implements AutoCloseable {
     /** Open connections beyond this wait in the kernel's backlog until one closes. */

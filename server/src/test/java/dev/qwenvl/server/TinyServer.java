@@ -40,9 +40,12 @@ final class TinyServer {
         return VisionLanguageModel.load(pair.text(), pair.mmproj(), options);
     }
 
-    /** Loopback, any free port, and {@code options} otherwise; returns once the model is loaded. */
+    /**
+     * Loopback, any free port, and {@code options} otherwise, the model decoding its {@code parallel} conversations
+     * together; returns once the model is loaded.
+     */
     static VisionServer start(ServerOptions options) throws Exception {
-        return start(options, modelOptions());
+        return start(options, modelOptions().withParallelSequences(options.parallel()));
     }
 
     /** As {@link #start(ServerOptions)}, with the model loaded with {@code model}. */
