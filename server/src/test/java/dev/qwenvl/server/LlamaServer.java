@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * llama.cpp's own {@code llama-server}, built from the same pinned tree on the same libraries (in the directory of
  * the system property {@value ReferenceCli#BIN_PROPERTY}), on loopback: the reference the server is compared with.
- * One slot, greedy by default, flash attention off, two threads, a 4096-token context, no web UI, no memory fitting.
+ * By default one slot, greedy, flash attention off, two threads, 4096 tokens per slot, no web UI, no memory fitting.
  */
 final class LlamaServer implements AutoCloseable {
     private static final Duration STARTUP = Duration.ofSeconds(120);
@@ -34,6 +34,11 @@ final class LlamaServer implements AutoCloseable {
     }
 
     static LlamaServer start(ModelPair pair) throws IOException, InterruptedException {
+        return start(pair, 1, 2);
+    }
+
+    /** With {@code slots} slots of 4096 tokens each and {@code threads} threads. */
+    static LlamaServer start(ModelPair pair, int slots, int threads) throws IOException, InterruptedException {
         Path bin = Path.of(System.getProperty(ReferenceCli.BIN_PROPERTY), "llama-server");
         if (!Files.isExecutable(bin)) {
             throw new IllegalStateException("no executable llama-server in " + bin.getParent()
@@ -45,7 +50,8 @@ final class LlamaServer implements AutoCloseable {
         }
         List<String> command = new ArrayList<>(List.of(bin.toString(), "-m", pair.text().toString(), "--mmproj",
                 pair.mmproj().toString(), "--host", "127.0.0.1", "--port", Integer.toString(port), "-fa", "off",
-                "-t", "2", "-c", "4096", "-np", "1", "--temp", "0", "--no-webui", "-fit", "off"));
+                "-t", Integer.toString(threads), "-c", Integer.toString(4096 * slots), "-np", Integer.toString(slots),
+                "--temp", "0", "--no-webui", "-fit", "off"));
         Path log = Files.createTempFile("llama-server", ".log");
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(log.toFile());

@@ -27,8 +27,9 @@ final class SseClient {
      *
      * @param events each {@code data:} payload before {@code [DONE]}, parsed
      * @param done   whether the stream ended with {@code data: [DONE]}
+     * @param firstPieceNanos {@link System#nanoTime()} when the first content piece arrived, or -1
      */
-    record Stream(List<JsonNode> events, boolean done) {
+    record Stream(List<JsonNode> events, boolean done, long firstPieceNanos) {
         String content() {
             StringBuilder s = new StringBuilder();
             for (JsonNode e : events) {
@@ -74,6 +75,7 @@ final class SseClient {
         }
         List<JsonNode> events = new ArrayList<>();
         boolean done = false;
+        long firstPiece = -1;
         try (BufferedReader lines = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
             String pending = null;
             for (String line; events.size() < MAX_EVENTS && (line = lines.readLine()) != null; ) {
@@ -83,7 +85,11 @@ final class SseClient {
                     if (pending.equals("[DONE]")) {
                         done = true;
                     } else {
-                        events.add(JSON.readTree(pending));
+                        JsonNode event = JSON.readTree(pending);
+                        if (firstPiece < 0 && event.path("choices").path(0).path("delta").path("content").isTextual()) {
+                            firstPiece = System.nanoTime();
+                        }
+                        events.add(event);
                     }
                     pending = null;
                 } else if (!line.isEmpty() && !line.startsWith(":")) {
@@ -91,7 +97,7 @@ final class SseClient {
                 }
             }
         }
-        return new Stream(events, done);
+        return new Stream(events, done, firstPiece);
     }
 
     private static HttpRequest request(URI base, String body) {
