@@ -65,15 +65,7 @@ final class ContextHandle implements AutoCloseable {
     /** A context of its own, sized by the model's options. */
     ContextHandle(VisionLanguageModel model) {
         ModelOptions o = model.options();
-        MemorySegment params = llama_context_default_params(arena);
-        llama_context_params.n_ctx(params, o.contextSize());
-        llama_context_params.n_batch(params, o.batchSize());
-        llama_context_params.n_ubatch(params, Math.min(o.microBatchSize(), o.batchSize()));
-        llama_context_params.n_threads(params, o.threads());
-        llama_context_params.n_threads_batch(params, o.batchThreads());
-        llama_context_params.flash_attn_type(params, VisionLanguageModel.flashAttention(o.flashAttention()));
-        llama_context_params.no_perf(params, false);
-        MemorySegment c = llama_init_from_model(model.model(), params);
+        MemorySegment c = llama_init_from_model(model.model(), params(arena, o));
         if (NativeRuntime.isNull(c)) {
             arena.close();
             throw new ModelLoadException(NativeLog.withRecent("llama.cpp could not create a context of "
@@ -106,6 +98,19 @@ final class ContextHandle implements AutoCloseable {
         this.abortFlag = null; // aborting a shared decode would abort every sequence's token: cancel between steps
         this.batch = llama_batch_init(arena, 1, 0, 1);
         this.textBatch = llama_batch_init(arena, batchSize, 0, 1);
+    }
+
+    /** A context's parameters for options (also what the memory plan measures). */
+    static MemorySegment params(Arena arena, ModelOptions o) {
+        MemorySegment params = llama_context_default_params(arena);
+        llama_context_params.n_ctx(params, o.contextSize());
+        llama_context_params.n_batch(params, o.batchSize());
+        llama_context_params.n_ubatch(params, Math.min(o.microBatchSize(), o.batchSize()));
+        llama_context_params.n_threads(params, o.threads());
+        llama_context_params.n_threads_batch(params, o.batchThreads());
+        llama_context_params.flash_attn_type(params, VisionLanguageModel.flashAttention(o.flashAttention()));
+        llama_context_params.no_perf(params, false);
+        return params;
     }
 
     /**

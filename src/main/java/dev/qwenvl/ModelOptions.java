@@ -1,5 +1,7 @@
 package dev.qwenvl;
 
+import java.util.List;
+
 /**
  * How to load a model and its mmproj, and how to size each conversation's context. Immutable; start from
  * {@link #defaults()} and change what you need with the {@code with...} methods:
@@ -33,12 +35,16 @@ package dev.qwenvl;
  *                        its own, as llama-mtmd-cli has
  * @param prefixCacheBytes bound on the model's prefix cache: the KV cells of closed conversations, which a new
  *                        conversation that begins the same way takes over instead of computing; 0 turns it off
+ * @param memoryCheck     make a {@link MemoryPlan} before loading and refuse, with an
+ *                        {@link InsufficientMemoryException}, a load that would not fit the machine's memory
+ * @param rpcServers      rpc-servers whose devices take a share of the text model's layers, as llama.cpp's
+ *                        {@code --rpc}; empty for none. Never expose an rpc-server beyond a network you trust
  */
 public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mainGpu, int contextSize, int batchSize,
                            int microBatchSize, FlashAttention flashAttention, boolean mmprojOnGpu, int imageMinTokens,
                            int imageMaxTokens, LoadMode loadMode, boolean warmup,
-                           LoadProgressListener progress, long imageCacheBytes,
-                           long prefixCacheBytes, int parallelSequences) {
+                           LoadProgressListener progress, long imageCacheBytes, long prefixCacheBytes,
+                           int parallelSequences, boolean memoryCheck, List<RpcServer> rpcServers) {
 
     private static final int MAX_THREADS = 512; // GGML_MAX_N_THREADS: ggml sizes its thread arrays by it
     private static final int MAX_SEQUENCES = 256; // LLAMA_MAX_SEQ: llama.cpp refuses more
@@ -87,6 +93,10 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         if (flashAttention == null) {
             throw new IllegalArgumentException("flashAttention must not be null; use FlashAttention.AUTO");
         }
+        if (rpcServers == null || rpcServers.stream().anyMatch(java.util.Objects::isNull)) {
+            throw new IllegalArgumentException("rpcServers must be a list of servers, empty for none");
+        }
+        rpcServers = List.copyOf(rpcServers);
     }
 
     /**
@@ -97,7 +107,7 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         int cores = Runtime.getRuntime().availableProcessors();
         int threads = cores > 4 ? cores / 2 : cores; // physical cores, roughly, like llama.cpp's cpu_get_num_math
         return new ModelOptions(threads, threads, -1, 0, 4096, 2048, 512, FlashAttention.AUTO, true, 0, 0,
-                LoadMode.AUTO, true, null, 256L << 20, 256L << 20, 1);
+                LoadMode.AUTO, true, null, 256L << 20, 256L << 20, 1, true, List.of());
     }
 
     public ModelOptions withThreads(int n) {
@@ -168,6 +178,16 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         return copy(b -> b.imageCacheBytes = max);
     }
 
+    /** Whether to check the load against a {@link MemoryPlan} first; off loads whatever the plan says. */
+    public ModelOptions withMemoryCheck(boolean on) {
+        return copy(b -> b.memoryCheck = on);
+    }
+
+    /** Spreads the text model's layers over these rpc-servers' devices too (llama.cpp's {@code --rpc}). */
+    public ModelOptions withRpcServers(List<RpcServer> servers) {
+        return copy(b -> b.rpcServers = servers);
+    }
+
     /** The one place a changed copy is made: every wither edits a mutable copy of the fields, then validates. */
     private ModelOptions copy(java.util.function.Consumer<Fields> change) {
         Fields b = new Fields(this);
@@ -194,6 +214,8 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         long imageCacheBytes;
         long prefixCacheBytes;
         int parallelSequences;
+        boolean memoryCheck;
+        List<RpcServer> rpcServers;
 
         Fields(ModelOptions o) {
             threads = o.threads;
@@ -213,12 +235,14 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
             imageCacheBytes = o.imageCacheBytes;
             prefixCacheBytes = o.prefixCacheBytes;
             parallelSequences = o.parallelSequences;
+            memoryCheck = o.memoryCheck;
+            rpcServers = o.rpcServers;
         }
 
         ModelOptions build() {
             return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize,
                     microBatchSize, flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup,
-                    progress, imageCacheBytes, prefixCacheBytes, parallelSequences);
+                    progress, imageCacheBytes, prefixCacheBytes, parallelSequences, memoryCheck, rpcServers);
         }
     }
 

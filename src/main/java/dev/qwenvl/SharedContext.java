@@ -12,7 +12,6 @@ import java.util.concurrent.locks.ReentrantLock;
 
 import static dev.qwenvl.bindings.qwenvl_h.llama_batch_free;
 import static dev.qwenvl.bindings.qwenvl_h.llama_batch_init;
-import static dev.qwenvl.bindings.qwenvl_h.llama_context_default_params;
 import static dev.qwenvl.bindings.qwenvl_h.llama_decode;
 import static dev.qwenvl.bindings.qwenvl_h.llama_free;
 import static dev.qwenvl.bindings.qwenvl_h.llama_init_from_model;
@@ -61,16 +60,10 @@ final class SharedContext implements AutoCloseable {
     SharedContext(VisionLanguageModel model) {
         ModelOptions o = model.options();
         int n = o.parallelSequences();
-        MemorySegment params = llama_context_default_params(arena);
+        MemorySegment params = ContextHandle.params(arena, o);
         llama_context_params.n_ctx(params, o.contextSize() * n);
         llama_context_params.n_seq_max(params, n);
         llama_context_params.kv_unified(params, false); // a stream per sequence: its attention sees only its cells
-        llama_context_params.n_batch(params, o.batchSize());
-        llama_context_params.n_ubatch(params, Math.min(o.microBatchSize(), o.batchSize()));
-        llama_context_params.n_threads(params, o.threads());
-        llama_context_params.n_threads_batch(params, o.batchThreads());
-        llama_context_params.flash_attn_type(params, VisionLanguageModel.flashAttention(o.flashAttention()));
-        llama_context_params.no_perf(params, false);
         MemorySegment c = llama_init_from_model(model.model(), params);
         if (NativeRuntime.isNull(c)) {
             arena.close();

@@ -80,6 +80,13 @@ public final class VisionLanguageModel implements AutoCloseable {
         MemorySegment m = MemorySegment.NULL;
         MemorySegment v = MemorySegment.NULL;
         try {
+            if (options.memoryCheck()) {
+                MemoryPlan plan = MemoryPlan.measure(modelFile, mmprojFile, text, options,
+                        options.parallelSequences());
+                if (!plan.fits()) {
+                    throw new InsufficientMemoryException(plan);
+                }
+            }
             m = loadText();
             NativeLog.drainRecent(); // the text model's load warnings explain no later failure
             v = loadVision(m);
@@ -95,6 +102,7 @@ public final class VisionLanguageModel implements AutoCloseable {
             arena.close();
             throw e;
         }
+        RpcServer.connected(options.rpcServers());
         model = m;
         vision = v;
         vocab = llama_model_get_vocab(m);
@@ -110,6 +118,8 @@ public final class VisionLanguageModel implements AutoCloseable {
      *
      * @throws InvalidModelException if a file is missing, not a GGUF, damaged, of another architecture, or if the two
      *                               do not belong together
+     * @throws InsufficientMemoryException if the {@link MemoryPlan} of the load and one conversation does not fit the
+     *                               machine's memory (unless {@link ModelOptions#memoryCheck()} is off)
      * @throws ModelLoadException    if llama.cpp still refuses them (out of memory, an unsupported tensor type...)
      */
     public static VisionLanguageModel load(Path model, Path mmproj, ModelOptions options) {
@@ -119,11 +129,36 @@ public final class VisionLanguageModel implements AutoCloseable {
         return new VisionLanguageModel(model.toAbsolutePath(), mmproj.toAbsolutePath(), options);
     }
 
-    private MemorySegment loadText() {
+    /**
+     * The text model's load parameters for options, without a progress callback; with RPC servers, their devices
+     * (each server checked first).
+     */
+    static MemorySegment modelParams(Arena arena, ModelOptions options) {
         MemorySegment params = llama_model_default_params(arena);
         llama_model_params.n_gpu_layers(params, options.gpuLayers());
         llama_model_params.main_gpu(params, options.mainGpu());
         llama_model_params.load_mode(params, options.loadMode().ordinal() - 1); // AUTO = -1, then llama.cpp's order
+        if (!options.rpcServers().isEmpty()) {
+            llama_model_params.devices(params, RpcServer.devices(arena, options.rpcServers()));
+        }
+        return params;
+    }
+
+    /** libmtmd's parameters for options. */
+    static MemorySegment visionParams(Arena arena, ModelOptions options) {
+        MemorySegment params = mtmd_context_params_default(arena);
+        mtmd_context_params.use_gpu(params, options.mmprojOnGpu());
+        mtmd_context_params.print_timings(params, false);
+        mtmd_context_params.n_threads(params, options.threads());
+        mtmd_context_params.flash_attn_type(params, flashAttention(options.flashAttention()));
+        mtmd_context_params.warmup(params, options.warmup());
+        mtmd_context_params.image_min_tokens(params, options.imageMinTokens() > 0 ? options.imageMinTokens() : -1);
+        mtmd_context_params.image_max_tokens(params, options.imageMaxTokens() > 0 ? options.imageMaxTokens() : -1);
+        return params;
+    }
+
+    private MemorySegment loadText() {
+        MemorySegment params = modelParams(arena, options);
         Throwable[] listenerFailure = new Throwable[1];
         if (options.progress() != null) {
             ModelOptions.LoadProgressListener listener = options.progress();
@@ -149,15 +184,8 @@ public final class VisionLanguageModel implements AutoCloseable {
     }
 
     private MemorySegment loadVision(MemorySegment m) {
-        MemorySegment params = mtmd_context_params_default(arena);
-        mtmd_context_params.use_gpu(params, options.mmprojOnGpu());
-        mtmd_context_params.print_timings(params, false);
-        mtmd_context_params.n_threads(params, options.threads());
-        mtmd_context_params.flash_attn_type(params, flashAttention(options.flashAttention()));
-        mtmd_context_params.warmup(params, options.warmup());
-        mtmd_context_params.image_min_tokens(params, options.imageMinTokens() > 0 ? options.imageMinTokens() : -1);
-        mtmd_context_params.image_max_tokens(params, options.imageMaxTokens() > 0 ? options.imageMaxTokens() : -1);
-        MemorySegment v = mtmd_init_from_file(arena.allocateFrom(mmprojFile.toString()), m, params);
+        MemorySegment v = mtmd_init_from_file(arena.allocateFrom(mmprojFile.toString()), m,
+                visionParams(arena, options));
         if (NativeRuntime.isNull(v)) {
             throw new ModelLoadException(NativeLog.withRecent("libmtmd could not load the mmproj " + mmprojFile));
         }
@@ -407,6 +435,7 @@ public final class VisionLanguageModel implements AutoCloseable {
             template.close();
             mtmd_free(vision);
             llama_model_free(model);
+            RpcServer.disconnected(options.rpcServers());
         } finally {
             visionLock.unlock();
         }

@@ -45,6 +45,7 @@ public final class HostileChild {
             case "misuse" -> HostileMisuseTest.cases(suiteArgs);
             case "contract" -> HostileContractTest.cases(suiteArgs);
             case "leaks" -> HostileLeaksTest.cases(suiteArgs);
+            case "rpc" -> RpcTest.cases(suiteArgs);
             default -> throw new IllegalArgumentException("unknown suite " + suite);
         };
         if (names.isEmpty()) {

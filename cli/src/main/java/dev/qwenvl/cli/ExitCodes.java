@@ -2,8 +2,10 @@ package dev.qwenvl.cli;
 
 import dev.qwenvl.ContextOverflowException;
 import dev.qwenvl.ImageException;
+import dev.qwenvl.InsufficientMemoryException;
 import dev.qwenvl.InvalidModelException;
 import dev.qwenvl.ModelLoadException;
+import dev.qwenvl.RpcServerException;
 import dev.qwenvl.NativeLibraryException;
 import dev.qwenvl.PromptException;
 import dev.qwenvl.cli.hub.HubException;
@@ -24,7 +26,7 @@ final class ExitCodes implements CommandLine.IExecutionExceptionHandler, Command
     static final int USAGE = 2;
     /** An image, the prompt or stdin could not be read or used, or the message does not fit the context. */
     static final int INPUT = 3;
-    /** The model or mmproj is missing, invalid, refused by llama.cpp, or could not be fetched from the Hub. */
+    /** The model or mmproj is missing, invalid, refused, too large for memory or not on the Hub; an RPC server fails. */
     static final int MODEL = 4;
     /** The native llama.cpp libraries could not be found or loaded. */
     static final int NATIVE = 5;
@@ -42,6 +44,8 @@ final class ExitCodes implements CommandLine.IExecutionExceptionHandler, Command
             case ContextOverflowException x -> INPUT;
             case InvalidModelException x -> MODEL;
             case ModelLoadException x -> MODEL;
+            case InsufficientMemoryException x -> MODEL;
+            case RpcServerException x -> MODEL;
             case HubException x -> MODEL;
             case NativeLibraryException x -> NATIVE;
             default -> RUNTIME;

@@ -1,7 +1,10 @@
 package dev.qwenvl.cli;
 
 import dev.qwenvl.GgufInfo;
+import dev.qwenvl.MemoryPlan;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -16,7 +19,9 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code qwenvl info FILE.gguf}: what a GGUF holds, read from its header without loading it. For an mmproj with
- * {@code --model TEXT.gguf}, whether the two belong together (exit status 4 when they do not).
+ * {@code --model TEXT.gguf}, whether the two belong together (exit status 4 when they do not). With
+ * {@code --plan TEXT.gguf --mmproj MMPROJ.gguf} and the run's model options, the {@link MemoryPlan} of loading them
+ * (exit status 4 when it does not fit).
  */
 @Command(name = "info", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Describes a GGUF file: a text model or an mmproj (vision projector).")
@@ -38,6 +43,20 @@ final class InfoCommand implements Callable<Integer> {
             description = "With an mmproj: check that it fits this text model.")
     Path model;
 
+    @Option(names = "--plan", description = "Print the memory plan of loading FILE.gguf (a text model) with --mmproj"
+            + " and the model options below, measured by llama.cpp without allocating.")
+    boolean plan;
+
+    @Option(names = "--mmproj", paramLabel = "MMPROJ.gguf", description = "With --plan: the vision projector.")
+    Path mmproj;
+
+    @Option(names = "--conversations", paramLabel = "N", defaultValue = "1",
+            description = "With --plan: conversations (contexts) open at once (default: ${DEFAULT-VALUE}).")
+    int conversations;
+
+    @Mixin
+    ModelFlags modelFlags;
+
     @Option(names = ExitCodes.VERBOSE, description = "Print stack traces with errors.")
     boolean verbose;
 
@@ -45,6 +64,9 @@ final class InfoCommand implements Callable<Integer> {
     public Integer call() {
         Logging.configure(verbose);
         PrintWriter out = spec.commandLine().getOut();
+        if (plan) {
+            return printPlan(out);
+        }
         GgufInfo gguf = GgufInfo.read(file);
         String arch = gguf.string("general.architecture").orElse("(none)");
         boolean mmproj = arch.equals("clip");
@@ -74,6 +96,22 @@ final class InfoCommand implements Callable<Integer> {
         }
         out.flush();
         return status;
+    }
+
+    /** Prints the plan of loading file with --mmproj; MODEL status if it does not fit. */
+    private int printPlan(PrintWriter out) {
+        if (mmproj == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--plan needs --mmproj MMPROJ.gguf");
+        }
+        MemoryPlan p;
+        try {
+            p = MemoryPlan.of(file, mmproj, modelFlags.toModelOptions(), conversations);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "invalid option value: " + e.getMessage());
+        }
+        out.print(p);
+        out.flush();
+        return p.fits() ? ExitCodes.OK : ExitCodes.MODEL;
     }
 
     /** Prints whether the mmproj projects into the --model's embedding size; MODEL status if not. */

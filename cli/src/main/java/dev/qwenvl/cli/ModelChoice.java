@@ -1,6 +1,5 @@
 package dev.qwenvl.cli;
 
-import dev.qwenvl.ModelOptions;
 import dev.qwenvl.cli.hub.DownloadProgress;
 import dev.qwenvl.cli.hub.HubClient;
 import dev.qwenvl.cli.hub.HubModelRef;
@@ -14,13 +13,10 @@ import picocli.CommandLine.Spec;
 import java.nio.file.Path;
 
 /**
- * Which model to load and how, shared by the main command and {@code serve}: the files (or a Hub repository) and the
- * options llama.cpp loads them with.
+ * Which model files to load, shared by the main command and {@code serve}: {@code -m}/{@code --mmproj}, or a Hub
+ * repository ({@link ModelFlags} says how they are loaded).
  */
 final class ModelChoice {
-    /** {@code -fa} values, as llama.cpp spells them. */
-    enum FlashAttn { AUTO, ON, OFF }
-
     @Spec(Spec.Target.MIXEE)
     CommandSpec command;
 
@@ -38,31 +34,6 @@ final class ModelChoice {
     @Option(names = "--offline", description = "Use only the Hugging Face cache; never contact the Hub.")
     boolean offline;
 
-    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "CPU threads (default: about the number of"
-            + " physical cores).")
-    Integer threads;
-
-    @Option(names = {"-ngl", "--gpu-layers", "--n-gpu-layers"}, paramLabel = "N",
-            description = "Text-model layers on the GPU; -1 for all (default: -1).")
-    Integer gpuLayers;
-
-    @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", defaultValue = "4096",
-            description = "Context size in tokens; 0 for the model's trained length (default: ${DEFAULT-VALUE}).")
-    int contextSize;
-
-    @Option(names = "--image-min-tokens", paramLabel = "N", description = "Fewest tokens per image (default: model's).")
-    Integer imageMinTokens;
-
-    @Option(names = "--image-max-tokens", paramLabel = "N", description = "Most tokens per image (default: model's).")
-    Integer imageMaxTokens;
-
-    @Option(names = "--no-mmproj-offload", description = "Run the vision encoder on the CPU even with a GPU.")
-    boolean noMmprojOffload;
-
-    @Option(names = {"-fa", "--flash-attn"}, paramLabel = "auto|on|off", defaultValue = "auto",
-            description = "Flash attention (default: ${DEFAULT-VALUE}).")
-    FlashAttn flashAttn;
-
     /** Refuses contradictory file options as usage errors. */
     void check() {
         if (model != null && mmproj == null) {
@@ -73,31 +44,6 @@ final class ModelChoice {
         }
         if (model != null && hf != null) {
             throw usageError("give either --model/--mmproj or --hf, not both");
-        }
-    }
-
-    /** The load options; the facade's range checks become usage errors. */
-    ModelOptions modelOptions() {
-        try {
-            ModelOptions o = ModelOptions.defaults().withContextSize(contextSize).withMmprojOnGpu(!noMmprojOffload)
-                    .withFlashAttention(switch (flashAttn) {
-                        case AUTO -> ModelOptions.FlashAttention.AUTO;
-                        case ON -> ModelOptions.FlashAttention.ENABLED;
-                        case OFF -> ModelOptions.FlashAttention.DISABLED;
-                    });
-            if (threads != null) {
-                o = o.withThreads(threads);
-            }
-            if (gpuLayers != null) {
-                o = o.withGpuLayers(gpuLayers);
-            }
-            if (imageMinTokens != null || imageMaxTokens != null) {
-                o = o.withImageTokens(imageMinTokens == null ? 0 : imageMinTokens,
-                        imageMaxTokens == null ? 0 : imageMaxTokens);
-            }
-            return o;
-        } catch (IllegalArgumentException e) {
-            throw usageError("invalid option value: " + e.getMessage());
         }
     }
 

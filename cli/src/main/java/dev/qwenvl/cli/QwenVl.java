@@ -13,8 +13,8 @@ import dev.qwenvl.grounding.Grounding;
 import dev.qwenvl.cli.hub.ResolvedModel;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -52,7 +52,8 @@ import java.util.function.Supplier;
                 "1:generation failed in llama.cpp, or another runtime error",
                 "2:invalid command line",
                 "3:an image or the prompt cannot be read or used, or the message does not fit the context",
-                "4:the model or mmproj is missing, invalid or refused, or cannot be fetched from the Hub",
+                "4:the model or mmproj is missing, invalid, refused or too large for memory, cannot be fetched from the"
+                        + " Hub, or an RPC server cannot be used",
                 "5:the native llama.cpp libraries cannot be loaded",
                 "130:interrupted by Ctrl-C"})
 public final class QwenVl implements Callable<Integer> {
@@ -104,6 +105,9 @@ public final class QwenVl implements Callable<Integer> {
 
     @Option(names = {"-s", "--seed"}, paramLabel = "N", description = "Sampling seed; -1 for random (default).")
     Long seed;
+
+    @Mixin
+    ModelFlags modelFlags;
 
     @Option(names = "--jinja", negatable = true, defaultValue = "false", fallbackValue = "true",
             description = "Render the chat template with Jinja (Qwen's template then adds its default system"
@@ -268,7 +272,7 @@ public final class QwenVl implements Callable<Integer> {
     }
 
     private ModelOptions modelOptions() {
-        ModelOptions o = modelChoice.modelOptions();
+        ModelOptions o = modelFlags.toModelOptions();
         return detect != null ? Grounding.modelOptions(o) : o;
     }
 

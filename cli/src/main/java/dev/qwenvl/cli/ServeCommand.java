@@ -1,5 +1,6 @@
 package dev.qwenvl.cli;
 
+import dev.qwenvl.ModelOptions;
 import dev.qwenvl.VisionLanguageModel;
 import dev.qwenvl.cli.hub.ResolvedModel;
 import dev.qwenvl.server.ServerOptions;
@@ -33,6 +34,9 @@ final class ServeCommand implements Callable<Integer> {
 
     @Mixin
     ModelChoice modelChoice;
+
+    @Mixin
+    ModelFlags modelFlags;
 
     @Option(names = "--host", paramLabel = "ADDRESS", defaultValue = "127.0.0.1",
             description = "Address to listen on (default: ${DEFAULT-VALUE}); 0.0.0.0 opens it to the network.")
@@ -96,14 +100,15 @@ final class ServeCommand implements Callable<Integer> {
                     + " --allow-remote-images");
         }
         ServerOptions options;
+        ModelOptions modelOptions;
         try {
+            modelOptions = modelFlags.toModelOptions().withParallelSequences(parallel); // decoded together
             options = ServerOptions.defaults().withHost(host).withPort(port).withParallel(parallel, queue)
                     .withApiKey(apiKey == null || apiKey.isEmpty() ? null : apiKey).withModelName(modelName)
                     .withJinja(jinja).withRemoteImages(allowRemoteImages, allowPrivateHosts).withMediaDir(mediaDir);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "invalid option value: " + e.getMessage());
         }
-        var modelOptions = modelChoice.modelOptions().withParallelSequences(parallel); // decoded together
         ResolvedModel files = modelChoice.files(io);
         try (VisionServer server = VisionServer.start(options,
                 () -> VisionLanguageModel.load(files.model(), files.mmproj(), modelOptions))) {

@@ -1,0 +1,161 @@
+package dev.qwenvl;
+
+import dev.qwenvl.bindings.qwenvl_memory_row;
+import dev.qwenvl.testing.ModelPair;
+import dev.qwenvl.testing.Spec;
+import dev.qwenvl.testing.TestImages;
+import dev.qwenvl.testing.TinyModels;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static dev.qwenvl.bindings.qwenvl_h.qwenvl_context_memory;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The memory plan against what llama.cpp then really allocates on the tiny pair (CPU build: everything is host
+ * memory), and the refusal of a load that cannot fit, made before anything is allocated.
+ */
+class MemoryPlanTest {
+    private static final Spec TINY = Spec.tiny(Spec.Projector.QWEN25VL);
+    /** The tiny text model's KV cache per token in F16: layers x KV heads x head size x (K and V) x 2 bytes. */
+    private static final long KV_BYTES_PER_TOKEN = kvBytesPerToken(TINY);
+    /** 64 layers of one 64-wide head: 16 KiB of KV cache per token for 45 MB of weights, so a context can outgrow
+     *  the machine while llama.cpp's per-cell bookkeeping for it stays small. */
+    private static final Spec DEEP = new Spec(Spec.Projector.QWEN25VL, Spec.Weights.F16, 42,
+            new Spec.Text(64, 64, 1, 1, 160, 4096, List.of(8, 12, 12, 0)), TINY.vision(), TINY.template());
+    private static final long DEEP_KV_BYTES_PER_TOKEN = kvBytesPerToken(DEEP);
+    /**
+     * The peak's share of the plan: a run touches most of the compute buffers the plan counts, and also holds the
+     * image's pixels in Java and in libmtmd's preprocessing, which the plan leaves out (measured: 1.15 here).
+     */
+    private static final double PEAK_LOW = 0.8;
+    private static final double PEAK_HIGH = 1.3;
+
+    private static long kvBytesPerToken(Spec spec) {
+        return (long) spec.text().layers() * spec.text().headsKv() * spec.text().headDim() * 2 * 2;
+    }
+
+    @Test
+    void planEqualsTheBuffersOfARealLoad() {
+        ModelPair pair = TinyModels.pair(TINY);
+        ModelOptions options = ModelOptions.defaults().withThreads(2).withContextSize(8192);
+        MemoryPlan plan = MemoryPlan.of(pair.text(), pair.mmproj(), options);
+        MemoryPlan.Device host = plan.devices().getLast();
+        assertTrue(host.host(), plan.toString());
+        assertEquals(8192 * KV_BYTES_PER_TOKEN, host.kvCache(), "KV cache of 8192 tokens:\n" + plan);
+
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), options);
+             Conversation chat = model.newConversation(); Arena arena = Arena.ofConfined()) {
+            MemorySegment rows = qwenvl_memory_row.allocateArray(8, arena);
+            int n = qwenvl_context_memory(chat.context(), rows, 8);
+            MemorySegment real = qwenvl_memory_row.asSlice(rows, n - 1); // host last
+            assertEquals(qwenvl_memory_row.model(real), host.weights(), "weights:\n" + plan);
+            assertEquals(qwenvl_memory_row.context(real), host.kvCache(), "KV cache:\n" + plan);
+            assertEquals(qwenvl_memory_row.compute(real), host.compute(), "compute buffers:\n" + plan);
+        }
+    }
+
+    @Test
+    void planCountsEveryConversationsContext() {
+        ModelPair pair = TinyModels.pair(TINY);
+        ModelOptions options = ModelOptions.defaults().withThreads(2).withContextSize(4096);
+        MemoryPlan one = MemoryPlan.of(pair.text(), pair.mmproj(), options);
+        MemoryPlan three = MemoryPlan.of(pair.text(), pair.mmproj(), options, 3);
+        MemoryPlan.Device a = one.devices().getLast();
+        MemoryPlan.Device b = three.devices().getLast();
+        assertEquals(a.weights(), b.weights());
+        assertEquals(3 * a.kvCache(), b.kvCache());
+        assertEquals(3 * a.compute(), b.compute());
+        assertEquals(a.mmprojWeights(), b.mmprojWeights());
+    }
+
+    @Test
+    void peakResidentMemoryOfTheLargestImageIsAboutThePlan(@TempDir Path dir) throws IOException {
+        ModelPair pair = TinyModels.pair(TINY);
+        // READ keeps the weights resident; a 1900x1900 image is scaled to the 4096-token bound the plan is for;
+        // no caches, whose bounds the plan counts but one answer does not fill
+        ModelOptions options = ModelOptions.defaults().withThreads(2).withContextSize(8192)
+                .withLoadMode(ModelOptions.LoadMode.READ).withImageCacheBytes(0).withPrefixCacheBytes(0);
+        MemoryPlan plan = MemoryPlan.of(pair.text(), pair.mmproj(), options);
+        Image image = Image.read(TestImages.gradient(dir.resolve("large.png"), 1900, 1900));
+        resetPeakResident();
+        long before = residentBytes();
+        long peak;
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), options);
+             Conversation chat = model.newConversation()) {
+            Generation g = chat.ask(Message.of("Describe it.", image), SamplingOptions.greedy().withMaxTokens(1));
+            assertEquals(plan.imageMaxTokens(), g.stats().imageTokens(), "the image reaches the token bound");
+            peak = peakResidentBytes() - before;
+        }
+        double ratio = peak / (double) plan.needed();
+        assertTrue(ratio > PEAK_LOW && ratio < PEAK_HIGH, "peak resident memory grew by " + MemoryPlan.bytes(peak)
+                + ", the plan said " + MemoryPlan.bytes(plan.needed()) + ":\n" + plan);
+    }
+
+    @Test
+    void aContextLargerThanTheMachineIsRefusedBeforeAnyAllocation() throws IOException {
+        ModelPair pair = TinyModels.pair(DEEP);
+        long total = HostMemory.now().total();
+        long tokens = 2 * total / DEEP_KV_BYTES_PER_TOKEN;
+        assumeTrue(tokens <= Integer.MAX_VALUE, "this machine's memory is larger than any context can need");
+        ModelOptions options = ModelOptions.defaults().withThreads(2).withContextSize((int) tokens);
+        resetPeakResident();
+        long before = residentBytes();
+
+        InsufficientMemoryException e = assertThrows(InsufficientMemoryException.class,
+                () -> VisionLanguageModel.load(pair.text(), pair.mmproj(), options));
+
+        assertTrue(peakResidentBytes() - before < 512L << 20, "the refusal allocated nothing large");
+        assertFalse(e.plan().fits());
+        long kv = e.plan().devices().getLast().kvCache(); // llama.cpp pads the context to a multiple of 256
+        assertTrue(kv >= tokens * DEEP_KV_BYTES_PER_TOKEN && kv < (tokens + 256) * DEEP_KV_BYTES_PER_TOKEN,
+                e.getMessage());
+        assertTrue(e.getMessage().contains("host needs") && e.getMessage().contains("KV cache")
+                && e.getMessage().contains("a smaller context: about") && e.getMessage().contains("-c "),
+                e.getMessage());
+    }
+
+    @Test
+    void theOptOutLoadsWithoutAPlan() {
+        ModelPair pair = TinyModels.pair(TINY);
+        // 2^31-1 tokens: refused by the plan; without it, llama.cpp itself refuses the context, not the model
+        ModelOptions options = ModelOptions.defaults().withThreads(2).withContextSize(Integer.MAX_VALUE)
+                .withMemoryCheck(false);
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), options)) {
+            assertEquals(Integer.MAX_VALUE, model.options().contextSize());
+        }
+    }
+
+    private static long residentBytes() throws IOException {
+        return status("VmRSS:");
+    }
+
+    private static long peakResidentBytes() throws IOException {
+        return status("VmHWM:");
+    }
+
+    /** Linux: writing 5 to clear_refs resets VmHWM to the current resident size. */
+    private static void resetPeakResident() throws IOException {
+        Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+    }
+
+    private static long status(String key) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(key)) {
+                return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+            }
+        }
+        throw new IllegalStateException("no " + key + " in /proc/self/status");
+    }
+}
