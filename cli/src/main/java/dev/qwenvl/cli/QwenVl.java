@@ -8,13 +8,9 @@ import dev.qwenvl.Message;
 import dev.qwenvl.ModelOptions;
 import dev.qwenvl.SamplingOptions;
 import dev.qwenvl.VisionLanguageModel;
-import dev.qwenvl.cli.hub.DownloadProgress;
 import dev.qwenvl.grounding.Detection;
 import dev.qwenvl.grounding.Grounding;
-import dev.qwenvl.cli.hub.HubClient;
-import dev.qwenvl.cli.hub.HubModelRef;
 import dev.qwenvl.cli.hub.ResolvedModel;
-import dev.qwenvl.cli.hub.TerminalProgressBar;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -69,19 +65,8 @@ public final class QwenVl implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "Text model GGUF (Qwen2-VL/Qwen2.5-VL).")
-    Path model;
-
-    @Option(names = "--mmproj", paramLabel = "FILE", description = "Vision projector GGUF; required with --model.")
-    Path mmproj;
-
-    @Option(names = "--hf", paramLabel = "REPO[:QUANT]",
-            description = "Hugging Face repository to use instead of --model/--mmproj (default: "
-                    + HubModelRef.DEFAULT_REPO + ", " + HubModelRef.DEFAULT_QUANT + ").")
-    String hf;
-
-    @Option(names = "--offline", description = "Use only the Hugging Face cache; never contact the Hub.")
-    boolean offline;
+    @Mixin
+    ModelChoice modelChoice;
 
     @Option(names = "--image", paramLabel = "PATH|URL|DATA-URI|-",
             description = "An image: file, http(s) URL, data:image/...;base64 URI, or - for stdin. Repeatable.")
@@ -158,6 +143,7 @@ public final class QwenVl implements Callable<Integer> {
     static int run(Terminal io, String[] args) {
         ExitCodes errors = new ExitCodes();
         CommandLine cl = new CommandLine(new QwenVl(io))
+                .addSubcommand("serve", new ServeCommand(io))
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .setOut(new PrintWriter(io.out(), true))
                 .setErr(new PrintWriter(io.err(), true))
@@ -184,7 +170,7 @@ public final class QwenVl implements Callable<Integer> {
         }
         String question = detect != null ? usage(() -> Grounding.prompt(GroundingOutput.things(detect)))
                 : prompt != null || chat ? prompt : readPrompt(io.in());
-        ResolvedModel files = modelFiles();
+        ResolvedModel files = modelChoice.files(io);
         ConversationOptions conversationOptions = ConversationOptions.defaults().withJinja(jinja)
                 .withSystemPrompt(system);
         try (CancelOnExit cancel = new CancelOnExit(io.err());
@@ -239,15 +225,7 @@ public final class QwenVl implements Callable<Integer> {
     }
 
     private void checkUsage(boolean chat, boolean imageFromStdin) {
-        if (model != null && mmproj == null) {
-            throw usageError("--mmproj FILE is required with --model (the vision projector of the same model)");
-        }
-        if (model == null && mmproj != null) {
-            throw usageError("--mmproj needs --model: give both files, or neither to use the Hugging Face Hub");
-        }
-        if (model != null && hf != null) {
-            throw usageError("give either --model/--mmproj or --hf, not both");
-        }
+        modelChoice.check();
         if (images.stream().filter(ImageSources.STDIN::equals).count() > 1) {
             throw usageError("--image - (stdin) can be given once");
         }
@@ -296,25 +274,6 @@ public final class QwenVl implements Callable<Integer> {
     private ModelOptions modelOptions() {
         ModelOptions o = modelFlags.toModelOptions();
         return detect != null ? Grounding.modelOptions(o) : o;
-    }
-
-    /** The local model files: --model/--mmproj, else the Hub's (downloaded unless --offline). */
-    private ResolvedModel modelFiles() {
-        if (model != null) {
-            return new ResolvedModel(model, mmproj);
-        }
-        HubModelRef ref = hf == null ? HubModelRef.DEFAULT : HubModelRef.parse(hf);
-        HubClient hub = HubClient.fromEnvironment();
-        if (offline) {
-            return hub.resolveOffline(ref);
-        }
-        DownloadProgress progress = io.stderrIsTerminal() ? new TerminalProgressBar(io.err()) : new DownloadProgress() {
-            @Override
-            public void started(String file, long doneBytes, long totalBytes) {
-                io.err().println("qwenvl: downloading " + file + " from " + ref.repo());
-            }
-        };
-        return hub.resolve(ref, progress);
     }
 
     /** The whole of stdin as the prompt, strict UTF-8, without the one line ending a shell pipe adds. */
