@@ -1,44 +1,15 @@
 package dev.qwenvl;
 
-import dev.qwenvl.bindings.llama_batch;
-import dev.qwenvl.bindings.llama_context_params;
-
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
+import java.util.Spliterator;
 import java.util.Spliterators;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
-
-import static dev.qwenvl.bindings.qwenvl_h.LLAMA_TOKEN_NULL;
-import static dev.qwenvl.bindings.qwenvl_h.llama_batch_free;
-import static dev.qwenvl.bindings.qwenvl_h.llama_batch_get_one;
-import static dev.qwenvl.bindings.qwenvl_h.llama_batch_init;
-import static dev.qwenvl.bindings.qwenvl_h.llama_context_default_params;
-import static dev.qwenvl.bindings.qwenvl_h.llama_decode;
-import static dev.qwenvl.bindings.qwenvl_h.llama_detokenize;
-import static dev.qwenvl.bindings.qwenvl_h.llama_free;
-import static dev.qwenvl.bindings.qwenvl_h.llama_get_memory;
-import static dev.qwenvl.bindings.qwenvl_h.llama_init_from_model;
-import static dev.qwenvl.bindings.qwenvl_h.llama_memory_clear;
-import static dev.qwenvl.bindings.qwenvl_h.llama_memory_seq_rm;
-import static dev.qwenvl.bindings.qwenvl_h.llama_n_batch;
-import static dev.qwenvl.bindings.qwenvl_h.llama_n_ctx;
-import static dev.qwenvl.bindings.qwenvl_h.llama_perf_context_reset;
-import static dev.qwenvl.bindings.qwenvl_h.llama_set_abort_callback;
-import static dev.qwenvl.bindings.qwenvl_h.llama_synchronize;
-import static dev.qwenvl.bindings.qwenvl_h.llama_token_to_piece;
-import static dev.qwenvl.bindings.qwenvl_h.llama_vocab_bos;
-import static dev.qwenvl.bindings.qwenvl_h.llama_vocab_eos;
-import static dev.qwenvl.bindings.qwenvl_h.llama_vocab_is_eog;
-import static dev.qwenvl.bindings.qwenvl_h.qwenvl_abort_when_flagged$address;
 
 /**
  * A chat with a {@link VisionLanguageModel}: it owns a llama.cpp context whose KV cache keeps every earlier turn and
@@ -51,85 +22,69 @@ import static dev.qwenvl.bindings.qwenvl_h.qwenvl_abort_when_flagged$address;
  * }
  * }</pre>
  *
- * <p>One conversation answers one message at a time: a second call from another thread while it generates throws
- * {@link IllegalStateException}. {@link #cancel()} may be called from any thread and stops within one token.
- * Different conversations of one model may run on different threads.
+ * <h2>Calls from other threads and from callbacks</h2>
+ * One conversation answers one question at a time. While it answers (inside {@link #ask}, or while a
+ * {@link #stream} is open), on any thread, including from inside that answer's own {@code onText} listener or stream
+ * consumer:
+ * <ul>
+ *   <li>{@link #cancel()} works: the answer stops within one token (or at the next prompt batch);</li>
+ *   <li>{@link #close()}, and {@link VisionLanguageModel#close()}, work: they stop the answer, free the context and
+ *       return; the interrupted {@code ask} then returns what it had, with {@link StopReason#CANCELLED};</li>
+ *   <li>{@link #history()}, {@link #tokensUsed()} and {@link #contextSize()} answer at once;</li>
+ *   <li>{@link #ask}, {@link #stream}, {@link #append} and {@link #reset()} throw {@link IllegalStateException}.</li>
+ * </ul>
+ * Other conversations of the same model are independent: they may be used from any thread, inside a callback too.
+ * After {@code close()} every method but {@code close()} and {@code cancel()} throws {@link IllegalStateException}.
  */
 public final class Conversation implements AutoCloseable {
-    private static final java.lang.invoke.VarHandle ABORT = ValueLayout.JAVA_BYTE.varHandle();
     private final VisionLanguageModel owner;
     private final ConversationOptions options;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment ctx;
-    private final MemorySegment batch;
+    private final ContextHandle context;
     private final ChatTemplate template;
     private final boolean ownTemplate;
-    private final int contextSize;
-    private final int batchSize;
-    private final ReentrantLock busy = new ReentrantLock();
-    private final List<ChatMessage> history = new ArrayList<>();
-    private final MemorySegment abortFlag;
-    private volatile boolean cancelled;
-    private volatile boolean closed;
-    private boolean freed; // guarded by abortFlag
-    private int nPast;      // next position (an image advances it by its n_pos, not its token count)
-    private long kvTokens;  // cells the KV cache holds
+    private final SequenceState seq;
+    private final ReentrantLock nativeLock = new ReentrantLock(); // held by every use of the context, and to free it
+    private final Object state = new Object();
+    private final CountDownLatch freedLatch = new CountDownLatch(1);
+    private final List<Answer.Turn> pending = new ArrayList<>(); // guarded by state
+    private Run run;         // guarded by state: the question being answered
+    private boolean closed;  // guarded by state
+    private boolean freed;   // guarded by state
+    private Sampler sampler; // guarded by nativeLock: one chain for the whole chat, as llama-mtmd-cli keeps
+    private SamplingOptions samplerOptions;
+
+    /** One question: what it evaluates, its answer once started, and its cancellation. */
+    private static final class Run {
+        final Answer.Turn question;
+        final List<Answer.Turn> appended;
+        final SamplingOptions sampling;
+        volatile boolean cancelled;
+        volatile Thread driver; // the thread running its steps, and so its listener or stream consumer
+        Answer answer;          // guarded by nativeLock from here on
+        Generation result;
+        boolean completed;
+
+        Run(Answer.Turn question, List<Answer.Turn> appended, SamplingOptions sampling) {
+            this.question = question;
+            this.appended = appended;
+            this.sampling = sampling;
+        }
+    }
 
     Conversation(VisionLanguageModel owner, ConversationOptions options) {
         this.owner = owner;
         this.options = Objects.requireNonNull(options, "options");
-        ModelOptions o = owner.options();
-        MemorySegment params = llama_context_default_params(arena);
-        llama_context_params.n_ctx(params, o.contextSize());
-        llama_context_params.n_batch(params, o.batchSize());
-        llama_context_params.n_ubatch(params, Math.min(o.microBatchSize(), o.batchSize()));
-        llama_context_params.n_threads(params, o.threads());
-        llama_context_params.n_threads_batch(params, o.batchThreads());
-        llama_context_params.flash_attn_type(params, VisionLanguageModel.flashAttention(o.flashAttention()));
-        llama_context_params.no_perf(params, false);
-        MemorySegment c = llama_init_from_model(owner.model(), params);
-        if (NativeRuntime.isNull(c)) {
-            arena.close();
-            throw new ModelLoadException(NativeLog.withRecent("llama.cpp could not create a context of "
-                    + o.contextSize() + " tokens for " + owner.modelFile().getFileName()));
-        }
-        ctx = c;
-        // llama.cpp polls this byte at every graph node: a C callback, since a Java upcall per node slowed decoding
-        abortFlag = arena.allocate(1);
-        llama_set_abort_callback(ctx, qwenvl_abort_when_flagged$address(), abortFlag);
-        if (o.warmup()) {
-            warmUp();
-        }
-        contextSize = llama_n_ctx(ctx);
-        batchSize = llama_n_batch(ctx); // llama.cpp caps it at the requested n_ctx, and asserts on a larger batch
-        batch = llama_batch_init(arena, 1, 0, 1);
-        ChatTemplate t = null;
+        ContextHandle c = new ContextHandle(owner);
         try {
-            t = options.templateOverride() == null ? owner.template()
+            template = options.templateOverride() == null ? owner.template()
                     : ChatTemplate.of(owner.model(), options.templateOverride());
         } catch (RuntimeException e) {
-            freeNative();
+            c.close();
             throw e;
         }
-        template = t;
+        context = c;
         ownTemplate = options.templateOverride() != null;
-    }
-
-    /**
-     * Decodes [BOS, EOS] once and forgets it, as llama-mtmd-cli's common_init does: the weights are paged in and the
-     * compute buffers sized at creation, not during the first question. Changes no output.
-     */
-    private void warmUp() {
-        try (Arena a = Arena.ofConfined()) {
-            int bos = llama_vocab_bos(owner.vocab());
-            int eos = llama_vocab_eos(owner.vocab());
-            int[] tokens = java.util.stream.IntStream.of(bos, eos).filter(t -> t != LLAMA_TOKEN_NULL()).toArray();
-            MemorySegment ids = a.allocateFrom(ValueLayout.JAVA_INT, tokens.length == 0 ? new int[]{0} : tokens);
-            llama_decode(ctx, llama_batch_get_one(a, ids, (int) (ids.byteSize() / 4)));
-            llama_memory_clear(llama_get_memory(ctx), true);
-            llama_synchronize(ctx);
-            llama_perf_context_reset(ctx);
-        }
+        seq = new SequenceState(c.ctx());
     }
 
     /** Asks with {@link SamplingOptions#defaults()} and returns the whole answer. */
@@ -144,308 +99,379 @@ public final class Conversation implements AutoCloseable {
 
     /**
      * Asks, handing each new piece of the answer to {@code onText} as soon as it is complete UTF-8, then returns the
-     * whole answer.
+     * whole answer. Turns given to {@link #append} since the last question are evaluated first. If {@code onText}
+     * throws, the question is undone (as if never asked) and the exception propagates.
      *
      * @throws ContextOverflowException if the message does not fit the context; nothing is evaluated then
-     * @throws PromptException          if the template or tokenizer rejects the message
+     * @throws PromptException          if the template or tokenizer rejects the message, or the template renders it
+     *                                  without a token to answer from
      * @throws ImageException           if libmtmd cannot use an image
      * @throws GenerationException      if llama.cpp fails while evaluating
-     * @throws IllegalStateException    if the conversation is closed or already answering on another thread
+     * @throws IllegalStateException    if the conversation is closed or already answering (see the class comment)
      */
     public Generation ask(Message message, SamplingOptions sampling, Consumer<String> onText) {
-        Objects.requireNonNull(message, "message");
-        Objects.requireNonNull(sampling, "sampling");
         Objects.requireNonNull(onText, "onText");
-        enter();
+        Run r = claim(message, sampling);
         try {
-            cancelled = false;
-            setAbortFlag(false);
-            Prefill prefill = new Prefill(this);
-            if (history.isEmpty() && options.systemPrompt() != null) {
-                prefill.evaluate(new ChatMessage("system", options.systemPrompt()), List.of(), false);
+            for (String piece = step(r); piece != null; piece = step(r)) {
+                onText.accept(piece);
             }
-            if (!cancelled) {
-                prefill.evaluate(new ChatMessage("user", message.contentWithMarkers()), message.images(), true);
-            }
-            if (cancelled) {
-                prefill.rollBack();
-                return new Generation("", StopReason.CANCELLED, prefill.stats(0, Duration.ZERO));
-            }
-            try {
-                return generate(sampling, onText, prefill);
-            } catch (RuntimeException | Error e) {
-                prefill.rollBack(); // a failed answer leaves no half turn in the history or the KV cache
-                throw e;
-            }
-        } finally {
-            busy.unlock();
+        } catch (RuntimeException | Error e) {
+            abandon(r);
+            throw e;
         }
+        return complete(r);
     }
 
     /**
-     * Asks and streams the answer's pieces as they come; generation runs on a background thread and the stream's
-     * {@code close()} cancels it. Consume the stream from one thread.
+     * Asks and returns the answer's pieces as a lazy stream: each element is decoded when the stream asks for it, on
+     * the consuming thread, so nothing is buffered ahead. The conversation is answering until the stream ends or is
+     * closed; {@code close()} (from any thread, at any moment) cancels the answer, keeping what was generated.
+     * Consume it from one thread, in a try-with-resources block.
      */
     public Stream<String> stream(Message message, SamplingOptions sampling) {
-        checkOpen();
-        PieceQueue queue = new PieceQueue();
-        Thread worker = Thread.ofPlatform().name("qwenvl-generation").daemon().start(() -> {
-            try {
-                ask(message, sampling, queue::put);
-                queue.finish(null);
-            } catch (RuntimeException | Error e) {
-                queue.finish(e);
+        Run r = claim(message, sampling);
+        Spliterator<String> pieces = new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE,
+                Spliterator.ORDERED | Spliterator.NONNULL) {
+            @Override
+            public boolean tryAdvance(Consumer<? super String> action) {
+                String piece;
+                try {
+                    piece = step(r);
+                    if (piece != null) {
+                        action.accept(piece);
+                    }
+                } catch (RuntimeException | Error e) {
+                    abandon(r);
+                    throw e;
+                }
+                if (piece == null) {
+                    complete(r);
+                    return false;
+                }
+                return true;
             }
+        };
+        return StreamSupport.stream(pieces, false).onClose(() -> {
+            r.cancelled = true;
+            raiseAbort(r);
+            complete(r);
         });
-        Iterator<String> it = queue.iterator();
-        return StreamSupport.stream(Spliterators.spliteratorUnknownSize(it, 0), false).onClose(() -> {
-            cancel();
-            try {
-                worker.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+    }
+
+    /**
+     * Adds a turn without answering it, as if the conversation had held it all along; it is evaluated together with
+     * the next question (so a client that resends a whole chat appends each earlier message, then asks the last).
+     * An assistant turn's text is what the model is taken to have answered.
+     *
+     * @throws IllegalStateException if the conversation is closed or answering
+     */
+    public void append(Role role, Message message) {
+        Objects.requireNonNull(role, "role");
+        Objects.requireNonNull(message, "message");
+        synchronized (state) {
+            checkIdle();
+            pending.add(new Answer.Turn(new ChatMessage(role.templateName(), message.contentWithMarkers()),
+                    message.images()));
+        }
     }
 
     /** Stops the answer in progress, if any, within one token; the conversation stays usable. Any thread. */
     public void cancel() {
-        cancelled = true;
-        setAbortFlag(true);
-    }
-
-    /** Writes the byte llama.cpp polls, unless close() has freed it (the lock keeps the two apart). */
-    private void setAbortFlag(boolean abort) {
-        synchronized (abortFlag) {
-            if (!freed) {
-                ABORT.setVolatile(abortFlag, 0L, (byte) (abort ? 1 : 0));
+        synchronized (state) {
+            if (run != null) {
+                run.cancelled = true;
+                raiseAbort(run);
             }
         }
     }
 
-    /** Forgets every turn and clears the KV cache; the system prompt is sent again with the next message. */
+    /**
+     * Forgets every turn (appended ones too) and clears the KV cache; the system prompt is sent again with the next
+     * message. The sampler's state carries on, as llama-mtmd-cli's {@code /clear} leaves it.
+     */
     public void reset() {
-        enter();
+        Run r;
+        synchronized (state) {
+            checkIdle();
+            pending.clear();
+            r = new Run(null, List.of(), SamplingOptions.defaults());
+            run = r;
+            r.driver = Thread.currentThread();
+        }
+        nativeLock.lock();
         try {
-            llama_memory_clear(llama_get_memory(ctx), true);
-            history.clear();
-            nPast = 0;
-            kvTokens = 0;
+            if (!isClosed()) {
+                seq.clear();
+            }
         } finally {
-            busy.unlock();
+            nativeLock.unlock();
+            release(r);
+            freeIfClosedMeanwhile();
         }
     }
 
-    /** The turns so far, as the chat template saw them. */
+    /** The turns of every question answered so far, as the chat template saw them. Never waits. */
     public List<ChatMessage> history() {
-        enter();
-        try {
-            return List.copyOf(history);
-        } finally {
-            busy.unlock();
-        }
+        checkOpen();
+        return seq.history();
     }
 
-    /** Tokens of context in use (text tokens plus image embeddings). */
+    /** Tokens of context in use (text tokens plus image embeddings). Never waits. */
     public long tokensUsed() {
-        return kvTokens;
+        return seq.cells();
     }
 
     /** The context's size in tokens. */
     public int contextSize() {
-        return contextSize;
+        return context.contextSize();
     }
 
-    /** Stops any generation in progress, waits for it, and frees the context. Idempotent. */
+    /**
+     * Stops any answer in progress, frees the context and returns once it is freed. Idempotent; safe from any
+     * thread and from inside this conversation's own listener or stream consumer.
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        cancel();
-        busy.lock();
-        try {
-            if (closed) {
-                return;
-            }
+        boolean first;
+        synchronized (state) {
+            first = !closed;
             closed = true;
-            freeNative();
+            if (run != null) {
+                run.cancelled = true;
+                raiseAbort(run);
+            }
+        }
+        if (nativeLock.isHeldByCurrentThread()) {
+            return; // called from inside a native call (a log handler): the step frees the context as it unwinds
+        }
+        if (first) {
+            free();
+        }
+        awaitFreed();
+    }
+
+    private void free() {
+        nativeLock.lock();
+        try {
+            synchronized (state) {
+                if (freed) {
+                    return;
+                }
+            }
+            if (sampler != null) {
+                sampler.close();
+            }
             if (ownTemplate) {
                 template.close();
             }
+            synchronized (state) { // cancel() writes the abort flag under this lock, never after it is freed
+                freed = true;
+                context.close();
+            }
         } finally {
-            busy.unlock();
+            nativeLock.unlock();
         }
+        freedLatch.countDown();
         owner.forget(this);
     }
 
-    private void freeNative() {
-        llama_batch_free(batch);
-        llama_free(ctx);
-        synchronized (abortFlag) {
-            freed = true;
-            arena.close();
-        }
-    }
-
-    private void enter() {
-        checkOpen();
-        if (!busy.tryLock()) {
-            throw new IllegalStateException("this conversation is answering on another thread; use one conversation"
-                    + " per thread, or wait for the answer");
-        }
-        if (closed) {
-            busy.unlock();
-            checkOpen();
-        }
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("this conversation is closed");
-        }
-        owner.checkOpen();
-    }
-
-    private Generation generate(SamplingOptions sampling, Consumer<String> onText, Prefill prefill) {
-        Utf8Assembler utf8 = new Utf8Assembler();
-        StopStrings stops = new StopStrings(sampling.stopStrings(), onText);
-        List<Integer> generated = new ArrayList<>();
-        StopReason reason = StopReason.MAX_TOKENS;
-        long start = 0;
-        int limit = sampling.maxTokens() < 0 ? Integer.MAX_VALUE : sampling.maxTokens();
-        MemorySegment piece = arena.allocate(256);
-        try (Sampler sampler = Sampler.create(owner.model(), owner.vocab(), sampling)) {
-            start = System.nanoTime(); // llama-mtmd-cli builds its sampler at load time, outside its timings
-            for (int i = 0; i < limit; i++) {
-                if (cancelled) {
-                    reason = StopReason.CANCELLED;
-                    break;
-                }
-                int token = sampler.sample(ctx);
-                generated.add(token);
-                if (llama_vocab_is_eog(owner.vocab(), token)) {
-                    reason = StopReason.END_OF_GENERATION;
-                    break;
-                }
-                int n = llama_token_to_piece(owner.vocab(), token, piece, (int) piece.byteSize(), 0, true);
-                if (n < 0) {
-                    piece = arena.allocate(-n);
-                    n = llama_token_to_piece(owner.vocab(), token, piece, (int) piece.byteSize(), 0, true);
-                }
-                if (stops.add(utf8.add(piece.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE)))) {
-                    reason = StopReason.STOP_STRING;
-                    break;
-                }
-                if (kvTokens + 1 > contextSize) {
-                    reason = StopReason.CONTEXT_FULL;
-                    break;
-                }
-                llama_batch.n_tokens(batch, 1);
-                llama_batch.token(batch).setAtIndex(ValueLayout.JAVA_INT, 0, token);
-                llama_batch.pos(batch).setAtIndex(ValueLayout.JAVA_INT, 0, nPast);
-                llama_batch.n_seq_id(batch).setAtIndex(ValueLayout.JAVA_INT, 0, 1);
-                llama_batch.seq_id(batch).getAtIndex(ValueLayout.ADDRESS, 0).reinterpret(4)
-                        .set(ValueLayout.JAVA_INT, 0, 0);
-                llama_batch.logits(batch).setAtIndex(ValueLayout.JAVA_BYTE, 0, (byte) 1);
-                int rc = llama_decode(ctx, batch);
-                if (rc == 2 && cancelled) {
-                    llama_memory_seq_rm(llama_get_memory(ctx), 0, nPast, -1);
-                    reason = StopReason.CANCELLED;
-                    break;
-                }
-                if (rc != 0) {
-                    llama_memory_seq_rm(llama_get_memory(ctx), 0, nPast, -1);
-                    throw new GenerationException(NativeLog.withRecent("llama_decode failed with " + rc + " ("
-                            + decodeError(rc) + ") at position " + nPast));
-                }
-                nPast++;
-                kvTokens++;
+    private void awaitFreed() {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                freedLatch.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true; // the context must be freed before the model may be
             }
         }
-        if (reason != StopReason.STOP_STRING) {
-            stops.add(utf8.flush());
-            stops.finish();
-        }
-        history.add(new ChatMessage("assistant", detokenize(generated)));
-        Duration took = Duration.ofNanos(System.nanoTime() - start);
-        return new Generation(stops.text(), reason, prefill.stats(generated.size(), took));
-    }
-
-    static String decodeError(int rc) {
-        return switch (rc) {
-            case 1 -> "no KV cache slot: the context is full";
-            case 2 -> "aborted";
-            case -1 -> "invalid batch";
-            default -> rc < -1 ? "fatal error in the backend" : "warning";
-        };
-    }
-
-    /** The generated tokens as llama-mtmd-cli records them in its history (special tokens rendered). */
-    private String detokenize(List<Integer> tokens) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ids = a.allocate(ValueLayout.JAVA_INT, Math.max(1, tokens.size()));
-            for (int i = 0; i < tokens.size(); i++) {
-                ids.setAtIndex(ValueLayout.JAVA_INT, i, tokens.get(i));
-            }
-            int len = Math.max(64, tokens.size() * 16);
-            MemorySegment buf = a.allocate(len);
-            int n = llama_detokenize(owner.vocab(), ids, tokens.size(), buf, len, false, true);
-            if (n < 0) {
-                buf = a.allocate(-n);
-                n = llama_detokenize(owner.vocab(), ids, tokens.size(), buf, -n, false, true);
-            }
-            return new String(buf.asSlice(0, Math.max(0, n)).toArray(ValueLayout.JAVA_BYTE),
-                    java.nio.charset.StandardCharsets.UTF_8);
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
-    // --- state shared with Prefill, which evaluates messages into this conversation's context ---
-
-    MemorySegment context() {
-        return ctx;
+    /** The native context, for the benchmarks' reads of llama.cpp's own counters (test code only). */
+    java.lang.foreign.MemorySegment context() {
+        return context.ctx();
     }
 
     VisionLanguageModel model() {
         return owner;
     }
 
-    ConversationOptions options() {
-        return options;
+    /** Whether the context has been freed (the model frees itself only after every conversation's context). */
+    boolean isFreed() {
+        synchronized (state) {
+            return freed;
+        }
     }
 
-    ChatTemplate template() {
-        return template;
+    // --- one question: claimed, run step by step, then completed or abandoned exactly once ---
+
+    private Run claim(Message message, SamplingOptions sampling) {
+        Objects.requireNonNull(message, "message");
+        Objects.requireNonNull(sampling, "sampling");
+        synchronized (state) {
+            checkIdle();
+            List<Answer.Turn> appended = List.copyOf(pending);
+            pending.clear();
+            run = new Run(new Answer.Turn(new ChatMessage(Role.USER.templateName(), message.contentWithMarkers()),
+                    message.images()), appended, sampling);
+            run.driver = Thread.currentThread();
+            context.setAbort(false);
+            return run;
+        }
     }
 
-    List<ChatMessage> turns() {
-        return history;
+    /** Runs one step of the question on this thread: the next piece, or null once the answer has ended. */
+    private String step(Run r) {
+        nativeLock.lock();
+        try {
+            if (r.completed || isClosed()) {
+                return null;
+            }
+            r.driver = Thread.currentThread();
+            if (r.answer == null) {
+                r.answer = new Answer(owner, context, seq, new Prefill(owner, context, template, options, seq,
+                        () -> r.cancelled), turnsOf(r), samplerFor(r.sampling), r.sampling, () -> r.cancelled);
+            }
+            return r.answer.next();
+        } finally {
+            nativeLock.unlock();
+            freeIfClosedMeanwhile();
+        }
     }
 
-    int nPast() {
-        return nPast;
+    /** What the question evaluates: the system prompt if the chat is new, the appended turns, the question. */
+    private List<Answer.Turn> turnsOf(Run r) {
+        List<Answer.Turn> turns = new ArrayList<>();
+        if (seq.turns().isEmpty() && options.systemPrompt() != null) {
+            turns.add(new Answer.Turn(new ChatMessage(Role.SYSTEM.templateName(), options.systemPrompt()),
+                    List.of()));
+        }
+        turns.addAll(r.appended);
+        turns.add(r.question);
+        return turns;
     }
 
-    long kvTokens() {
-        return kvTokens;
+    /** Ends the question, keeping what it evaluated and generated; returns the same answer however often called. */
+    private Generation complete(Run r) {
+        nativeLock.lock();
+        try {
+            if (!r.completed) {
+                r.completed = true;
+                if (r.answer == null) {
+                    r.result = Answer.notStarted();
+                    restorePending(r);
+                } else if (isClosed()) {
+                    r.result = r.answer.interrupted();
+                } else {
+                    r.result = r.answer.finish();
+                    if (!r.answer.evaluated()) {
+                        restorePending(r);
+                    }
+                }
+                release(r);
+            }
+            return r.result;
+        } finally {
+            nativeLock.unlock();
+            freeIfClosedMeanwhile();
+        }
     }
 
-    void advance(int newNPast, long addedTokens) {
-        nPast = newNPast;
-        kvTokens += addedTokens;
+    /** Undoes the question after a failure (its own, or its listener's). */
+    private void abandon(Run r) {
+        nativeLock.lock();
+        try {
+            if (!r.completed) {
+                r.completed = true;
+                if (r.answer != null && !isClosed()) {
+                    r.answer.rollBack();
+                }
+                restorePending(r);
+                release(r);
+            }
+        } finally {
+            nativeLock.unlock();
+            freeIfClosedMeanwhile();
+        }
     }
 
-    void restore(int oldNPast, long oldKvTokens) {
-        llama_memory_seq_rm(llama_get_memory(ctx), 0, oldNPast, -1);
-        nPast = oldNPast;
-        kvTokens = oldKvTokens;
+    private void restorePending(Run r) {
+        synchronized (state) {
+            pending.addAll(0, r.appended);
+        }
     }
 
-    boolean isCancelled() {
-        return cancelled;
+    private void release(Run r) {
+        synchronized (state) {
+            if (run == r) {
+                run = null;
+            }
+        }
     }
 
-    int batchSize() {
-        return batchSize;
+    private void raiseAbort(Run r) {
+        synchronized (state) {
+            if (run == r && !freed) {
+                context.setAbort(true);
+            }
+        }
+    }
+
+    /** The sampler chain for these options: the conversation's own, rebuilt only when the chain would differ. */
+    private Sampler samplerFor(SamplingOptions sampling) {
+        if (sampler == null || !samplerOptions.sameChain(sampling)) {
+            if (sampler != null) {
+                sampler.close();
+                sampler = null;
+            }
+            sampler = Sampler.create(owner.model(), owner.vocab(), sampling);
+            samplerOptions = sampling;
+        }
+        return sampler;
+    }
+
+    /** Frees the context when a close() from inside a native callback had to leave it to this step. */
+    private void freeIfClosedMeanwhile() {
+        if (!nativeLock.isHeldByCurrentThread()) {
+            boolean due;
+            synchronized (state) {
+                due = closed && !freed;
+            }
+            if (due) {
+                free();
+            }
+        }
+    }
+
+    private boolean isClosed() {
+        synchronized (state) {
+            return closed;
+        }
+    }
+
+    /** Throws unless open and not answering; called with the state lock held. */
+    private void checkIdle() {
+        checkOpen();
+        if (run != null) {
+            throw new IllegalStateException(run.driver == Thread.currentThread()
+                    ? "this conversation is answering, and this call comes from inside its own onText listener or"
+                    + " stream consumer; only cancel() and close() may be called there: ask again after the answer"
+                    + " has returned"
+                    : "this conversation is answering on another thread; use one conversation per thread, or wait"
+                    + " for the answer");
+        }
+    }
+
+    private void checkOpen() {
+        synchronized (state) {
+            if (closed) {
+                throw new IllegalStateException("this conversation is closed");
+            }
+        }
+        owner.checkOpen();
     }
 }

@@ -16,20 +16,7 @@ public record Message(String text, List<Image> images) {
     public Message {
         Objects.requireNonNull(text, "text");
         images = List.copyOf(images);
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if (c == 0) {
-                throw new PromptException("the message text holds a NUL character at index " + i + "; remove it");
-            }
-            if (Character.isSurrogate(c)) {
-                boolean paired = Character.isHighSurrogate(c) && i + 1 < text.length()
-                        && Character.isLowSurrogate(text.charAt(i + 1));
-                if (!paired) {
-                    throw new PromptException("the message text is not valid Unicode: a lone surrogate at index " + i);
-                }
-                i++;
-            }
-        }
+        Text.check("message text", text);
         int markers = countMarkers(text);
         if (markers != 0 && markers != images.size()) {
             throw new PromptException("the message text holds " + markers + " image markers (" + ChatMessage.MEDIA_MARKER

@@ -82,58 +82,104 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
     }
 
     public ModelOptions withThreads(int n) {
-        return new ModelOptions(n, n, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize, flashAttention,
-                mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+        return copy(b -> {
+            b.threads = n;
+            b.batchThreads = n;
+        });
     }
 
     public ModelOptions withGpuLayers(int n) {
-        return new ModelOptions(threads, batchThreads, n, mainGpu, contextSize, batchSize, microBatchSize,
-                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+        return copy(b -> b.gpuLayers = n);
     }
 
     public ModelOptions withMainGpu(int gpu) {
-        return new ModelOptions(threads, batchThreads, gpuLayers, gpu, contextSize, batchSize, microBatchSize,
-                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+        return copy(b -> b.mainGpu = gpu);
     }
 
     public ModelOptions withContextSize(int n) {
-        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, n, batchSize, microBatchSize,
-                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+        return copy(b -> b.contextSize = n);
     }
 
     public ModelOptions withBatchSizes(int batch, int microBatch) {
-        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batch, microBatch,
-                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+        return copy(b -> {
+            b.batchSize = batch;
+            b.microBatchSize = microBatch;
+        });
     }
 
     public ModelOptions withFlashAttention(FlashAttention mode) {
-        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
-                mode, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+        return copy(b -> b.flashAttention = mode);
     }
 
     public ModelOptions withMmprojOnGpu(boolean onGpu) {
-        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
-                flashAttention, onGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, progress);
+        return copy(b -> b.mmprojOnGpu = onGpu);
     }
 
     public ModelOptions withImageTokens(int min, int max) {
-        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
-                flashAttention, mmprojOnGpu, min, max, loadMode, warmup, progress);
+        return copy(b -> {
+            b.imageMinTokens = min;
+            b.imageMaxTokens = max;
+        });
     }
 
     public ModelOptions withLoadMode(LoadMode mode) {
-        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
-                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, mode, warmup, progress);
+        return copy(b -> b.loadMode = mode);
     }
 
     public ModelOptions withWarmup(boolean on) {
-        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
-                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, on, progress);
+        return copy(b -> b.warmup = on);
     }
 
     public ModelOptions withProgress(LoadProgressListener listener) {
-        return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize, microBatchSize,
-                flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup, listener);
+        return copy(b -> b.progress = listener);
+    }
+
+    /** The one place a changed copy is made: every wither edits a mutable copy of the fields, then validates. */
+    private ModelOptions copy(java.util.function.Consumer<Fields> change) {
+        Fields b = new Fields(this);
+        change.accept(b);
+        return b.build();
+    }
+
+    /** The record's components as mutable fields, for {@link #copy}. */
+    private static final class Fields {
+        int threads;
+        int batchThreads;
+        int gpuLayers;
+        int mainGpu;
+        int contextSize;
+        int batchSize;
+        int microBatchSize;
+        FlashAttention flashAttention;
+        boolean mmprojOnGpu;
+        int imageMinTokens;
+        int imageMaxTokens;
+        LoadMode loadMode;
+        boolean warmup;
+        LoadProgressListener progress;
+
+        Fields(ModelOptions o) {
+            threads = o.threads;
+            batchThreads = o.batchThreads;
+            gpuLayers = o.gpuLayers;
+            mainGpu = o.mainGpu;
+            contextSize = o.contextSize;
+            batchSize = o.batchSize;
+            microBatchSize = o.microBatchSize;
+            flashAttention = o.flashAttention;
+            mmprojOnGpu = o.mmprojOnGpu;
+            imageMinTokens = o.imageMinTokens;
+            imageMaxTokens = o.imageMaxTokens;
+            loadMode = o.loadMode;
+            warmup = o.warmup;
+            progress = o.progress;
+        }
+
+        ModelOptions build() {
+            return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize,
+                    microBatchSize, flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup,
+                    progress);
+        }
     }
 
     private static void requireAtLeast(String name, int value, int min) {

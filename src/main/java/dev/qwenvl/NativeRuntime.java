@@ -25,7 +25,12 @@ final class NativeRuntime {
         if (ggmlTypes != null) {
             return;
         }
-        Path dir = NativeLibraries.load();
+        Path dir;
+        try {
+            dir = NativeLibraries.load();
+        } catch (dev.qwenvl.natives.NativeLibraryException e) {
+            throw new NativeLibraryException(e.getMessage(), e);
+        }
         MemorySegment log = NativeLog.callback();
         llama_log_set(log, MemorySegment.NULL);
         mtmd_helper_log_set(log, MemorySegment.NULL);

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 
 import static dev.qwenvl.bindings.qwenvl_h.C_POINTER;
 import static dev.qwenvl.bindings.qwenvl_h.MTMD_INPUT_CHUNK_TYPE_TEXT;
@@ -36,40 +37,41 @@ import static dev.qwenvl.bindings.qwenvl_h.mtmd_tokenize_from_parts;
 /**
  * Evaluates messages into a conversation's context exactly as llama-mtmd-cli's eval_message does: format with the
  * chat template, split on the media markers, tokenize with libmtmd, then decode text chunks and batch-encode and
- * decode image chunks. Keeps the counts and timings of one question, and can undo it.
+ * decode image chunks. Keeps the counts and timings of one question, and whether its last decode left logits to
+ * sample from. It never rolls back itself: the question's {@link Answer} does, to one mark.
  */
 final class Prefill {
-    private final Conversation conversation;
-    private final int startNPast;
-    private final long startKv;
-    private final int startTurns;
+    private final VisionLanguageModel model;
+    private final ContextHandle context;
+    private final ChatTemplate template;
+    private final ConversationOptions options;
+    private final SequenceState seq;
+    private final BooleanSupplier cancelled;
     private int textTokens;
     private int imageTokens;
     private long encodeNanos;
     private long evalNanos;
+    private boolean logits;
 
-    Prefill(Conversation conversation) {
-        this.conversation = conversation;
-        this.startNPast = conversation.nPast();
-        this.startKv = conversation.kvTokens();
-        this.startTurns = conversation.turns().size();
+    Prefill(VisionLanguageModel model, ContextHandle context, ChatTemplate template, ConversationOptions options,
+            SequenceState seq, BooleanSupplier cancelled) {
+        this.model = model;
+        this.context = context;
+        this.template = template;
+        this.options = options;
+        this.seq = seq;
+        this.cancelled = cancelled;
     }
 
-    /** Formats and evaluates one message; on failure the conversation is left as it was before this question. */
+    /** Formats and evaluates one message; with {@code addAssistant} the assistant's turn is opened after it. */
     void evaluate(ChatMessage message, List<Image> images, boolean addAssistant) {
-        try {
-            run(message, images, addAssistant);
-        } catch (RuntimeException | Error e) {
-            rollBack();
-            throw e;
-        }
+        logits = false;
+        run(message, images, addAssistant);
     }
 
-    /** Undoes every message this question evaluated. */
-    void rollBack() {
-        List<ChatMessage> turns = conversation.turns();
-        turns.subList(startTurns, turns.size()).clear();
-        conversation.restore(startNPast, startKv);
+    /** Whether the last message evaluated ended with a decoded text token whose logits can be sampled. */
+    boolean hasLogits() {
+        return logits;
     }
 
     GenerationStats stats(int generated, Duration generation) {
@@ -78,15 +80,17 @@ final class Prefill {
     }
 
     private void run(ChatMessage message, List<Image> images, boolean addAssistant) {
-        VisionLanguageModel model = conversation.model();
-        List<ChatMessage> turns = conversation.turns();
+        List<ChatMessage> turns = seq.turns();
         boolean addBos = turns.isEmpty();
-        String formatted = conversation.template().formatSingle(turns, message, addAssistant,
-                conversation.options().useJinja());
-        turns.add(message);
-        List<String> segments = split(formatted);
-        if (segments.size() - 1 != images.size()) {
-            throw new PromptException("the formatted prompt holds " + (segments.size() - 1) + " image markers but "
+        PromptPieces pieces = options.specialTokens() ? PromptPieces.special() : PromptPieces.plain(message.content());
+        String formatted = template.formatSingle(turns,
+                new ChatMessage(message.role(), pieces.templateContent(message.content())), addAssistant,
+                options.useJinja());
+        seq.addTurn(message);
+        List<PromptPieces.Piece> cut = pieces.cut(formatted);
+        long imageCount = cut.stream().filter(PromptPieces.Piece::isImage).count();
+        if (imageCount != images.size()) {
+            throw new PromptException("the formatted prompt holds " + imageCount + " image markers but "
                     + images.size() + " images were given");
         }
         try (Arena arena = Arena.ofConfined()) {
@@ -94,35 +98,28 @@ final class Prefill {
             MemorySegment chunks = mtmd_input_chunks_init();
             try {
                 for (int i = 0; i < images.size(); i++) {
-                    bitmaps.add(bitmap(model, images.get(i), i, arena));
+                    bitmaps.add(bitmap(images.get(i), i, arena));
                 }
-                MemorySegment parts = arena.allocate(C_POINTER, segments.size() + images.size());
+                MemorySegment parts = arena.allocate(C_POINTER, cut.size());
                 int p = 0;
-                for (int i = 0; i < segments.size(); i++) {
-                    byte[] utf8 = segments.get(i).getBytes(StandardCharsets.UTF_8);
-                    MemorySegment text = mtmd_input_text.allocate(arena);
-                    mtmd_input_text.text(text, arena.allocateFrom(ValueLayout.JAVA_BYTE, nulTerminated(utf8)));
-                    mtmd_input_text.text_len(text, utf8.length);
-                    mtmd_input_text.add_special(text, false);
-                    mtmd_input_text.parse_special(text, true);
+                for (PromptPieces.Piece piece : cut) {
                     MemorySegment part = mtmd_input_part.allocate(arena);
-                    mtmd_input_part.text(part, text);
-                    mtmd_input_part.bitmap(part, MemorySegment.NULL);
-                    parts.setAtIndex(C_POINTER, p++, part);
-                    if (i < images.size()) {
-                        MemorySegment imagePart = mtmd_input_part.allocate(arena);
-                        mtmd_input_part.text(imagePart, MemorySegment.NULL);
-                        mtmd_input_part.bitmap(imagePart, bitmaps.get(i));
-                        parts.setAtIndex(C_POINTER, p++, imagePart);
+                    if (piece.isImage()) {
+                        mtmd_input_part.text(part, MemorySegment.NULL);
+                        mtmd_input_part.bitmap(part, bitmaps.get(piece.image()));
+                    } else {
+                        byte[] utf8 = piece.text().getBytes(StandardCharsets.UTF_8);
+                        MemorySegment text = mtmd_input_text.allocate(arena);
+                        mtmd_input_text.text(text, arena.allocateFrom(ValueLayout.JAVA_BYTE, nulTerminated(utf8)));
+                        mtmd_input_text.text_len(text, utf8.length);
+                        mtmd_input_text.add_special(text, false);
+                        mtmd_input_text.parse_special(text, piece.special());
+                        mtmd_input_part.text(part, text);
+                        mtmd_input_part.bitmap(part, MemorySegment.NULL);
                     }
+                    parts.setAtIndex(C_POINTER, p++, part);
                 }
-                int rc;
-                model.visionLock().lock();
-                try {
-                    rc = mtmd_tokenize_from_parts(model.vision(), chunks, parts, p, addBos);
-                } finally {
-                    model.visionLock().unlock();
-                }
+                int rc = mtmd_tokenize_from_parts(model.vision(), chunks, parts, p, addBos);
                 if (rc != 0) {
                     throw new PromptException("libmtmd could not tokenize the message (code " + rc + ", "
                             + (rc == 1 ? "image count differs from the markers" : "an image could not be"
@@ -137,35 +134,36 @@ final class Prefill {
     }
 
     private void decode(MemorySegment chunks) {
-        VisionLanguageModel model = conversation.model();
-        MemorySegment ctx = conversation.context();
         long n = mtmd_input_chunks_size(chunks);
         long needed = 0;
         for (long i = 0; i < n; i++) {
             needed += mtmd_input_chunk_get_n_tokens(mtmd_input_chunks_get(chunks, i));
         }
-        long free = conversation.contextSize() - conversation.kvTokens();
+        long free = context.contextSize() - seq.cells();
         if (needed + 1 > free) { // one cell must stay free for the first generated token
-            throw new ContextOverflowException(needed + 1, free, conversation.contextSize());
+            throw new ContextOverflowException(needed + 1, free, context.contextSize());
         }
         long started = System.nanoTime();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment newNPast = arena.allocate(ValueLayout.JAVA_INT);
-            for (long i = 0; i < n && !conversation.isCancelled(); i++) {
+            for (long i = 0; i < n && !cancelled.getAsBoolean(); i++) {
                 MemorySegment chunk = mtmd_input_chunks_get(chunks, i);
                 long tokens = mtmd_input_chunk_get_n_tokens(chunk);
-                newNPast.set(ValueLayout.JAVA_INT, 0, conversation.nPast());
-                int rc;
-                if (mtmd_input_chunk_get_type(chunk) == MTMD_INPUT_CHUNK_TYPE_TEXT()) {
-                    rc = mtmd_helper_eval_chunk_single(model.vision(), ctx, chunk, conversation.nPast(), 0,
-                            conversation.batchSize(), i == n - 1, newNPast);
-                    textTokens += (int) tokens;
-                } else {
+                if (mtmd_input_chunk_get_type(chunk) != MTMD_INPUT_CHUNK_TYPE_TEXT()) {
                     i += encodeAndDecodeImages(chunks, i, newNPast) - 1;
+                    logits = false;
                     continue;
                 }
+                if (tokens == 0) {
+                    continue; // nothing to decode; llama_decode refuses an empty batch
+                }
+                newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast());
+                int rc = mtmd_helper_eval_chunk_single(model.vision(), context.ctx(), chunk, seq.nPast(), 0,
+                        context.batchSize(), i == n - 1, newNPast);
+                textTokens += (int) tokens;
                 check(rc, "text");
-                conversation.advance(newNPast.get(ValueLayout.JAVA_INT, 0), tokens);
+                seq.advance(newNPast.get(ValueLayout.JAVA_INT, 0), tokens);
+                logits = i == n - 1 && rc == 0;
             }
         } finally {
             evalNanos += System.nanoTime() - started;
@@ -174,59 +172,61 @@ final class Prefill {
 
     /**
      * Batch-encodes the run of image chunks starting at {@code first} (as llama-mtmd-cli does, a text chunk ends the
-     * run) and decodes each into the context; returns how many chunks it consumed.
+     * run) and decodes each into the context; returns how many chunks it consumed. Only the encode holds the model's
+     * vision lock: the encoded embeddings belong to this call's mtmd batch, not to the shared mtmd context.
      */
     private int encodeAndDecodeImages(MemorySegment chunks, long first, MemorySegment newNPast) {
-        VisionLanguageModel model = conversation.model();
         long n = mtmd_input_chunks_size(chunks);
-        model.visionLock().lock();
         MemorySegment mbatch = mtmd_batch_init(model.vision());
         try {
             int added = 0;
-            for (long j = first; j < n; j++) {
-                MemorySegment c = mtmd_input_chunks_get(chunks, j);
-                if (mtmd_input_chunk_get_type(c) == MTMD_INPUT_CHUNK_TYPE_TEXT()
-                        || mtmd_batch_add_chunk(mbatch, c) != 0) {
-                    break;
+            model.visionLock().lock();
+            try {
+                for (long j = first; j < n; j++) {
+                    MemorySegment c = mtmd_input_chunks_get(chunks, j);
+                    if (mtmd_input_chunk_get_type(c) == MTMD_INPUT_CHUNK_TYPE_TEXT()
+                            || mtmd_batch_add_chunk(mbatch, c) != 0) {
+                        break;
+                    }
+                    added++;
                 }
-                added++;
+                if (added == 0) {
+                    throw new ImageException("libmtmd cannot encode image chunk " + first + " of the message");
+                }
+                long t0 = System.nanoTime();
+                int rc = mtmd_batch_encode(mbatch);
+                encodeNanos += System.nanoTime() - t0;
+                check(rc, "image encoding");
+            } finally {
+                model.visionLock().unlock();
             }
-            if (added == 0) {
-                throw new ImageException("libmtmd cannot encode image chunk " + first + " of the message");
-            }
-            long t0 = System.nanoTime();
-            int rc = mtmd_batch_encode(mbatch);
-            encodeNanos += System.nanoTime() - t0;
-            check(rc, "image encoding");
-            for (long j = first; j < first + added; j++) {
+            for (long j = first; j < first + added && !cancelled.getAsBoolean(); j++) {
                 MemorySegment chunk = mtmd_input_chunks_get(chunks, j);
                 MemorySegment embd = mtmd_batch_get_output_embd(mbatch, chunk);
                 if (NativeRuntime.isNull(embd)) {
                     throw new GenerationException("libmtmd produced no embeddings for image chunk " + j);
                 }
                 long tokens = mtmd_input_chunk_get_n_tokens(chunk);
-                newNPast.set(ValueLayout.JAVA_INT, 0, conversation.nPast());
-                int rc2 = mtmd_helper_decode_image_chunk(model.vision(), conversation.context(), chunk, embd,
-                        conversation.nPast(), 0, conversation.batchSize(), newNPast, MemorySegment.NULL,
-                        MemorySegment.NULL);
-                check(rc2, "image");
+                newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast());
+                int rc = mtmd_helper_decode_image_chunk(model.vision(), context.ctx(), chunk, embd, seq.nPast(), 0,
+                        context.batchSize(), newNPast, MemorySegment.NULL, MemorySegment.NULL);
+                check(rc, "image");
                 imageTokens += (int) tokens;
-                conversation.advance(newNPast.get(ValueLayout.JAVA_INT, 0), tokens);
+                seq.advance(newNPast.get(ValueLayout.JAVA_INT, 0), tokens);
             }
             return added;
         } finally {
             mtmd_batch_free(mbatch);
-            model.visionLock().unlock();
         }
     }
 
     private void check(int rc, String what) {
-        if (rc != 0 && !conversation.isCancelled()) {
+        if (rc != 0 && !cancelled.getAsBoolean()) {
             throw new GenerationException(NativeLog.withRecent("evaluating the " + what + " failed with code " + rc));
         }
     }
 
-    private static MemorySegment bitmap(VisionLanguageModel model, Image image, int index, Arena arena) {
+    private MemorySegment bitmap(Image image, int index, Arena arena) {
         MemorySegment b;
         if (image.isEncoded()) {
             byte[] bytes = image.encodedBytes();
@@ -248,17 +248,5 @@ final class Prefill {
 
     private static byte[] nulTerminated(byte[] utf8) {
         return java.util.Arrays.copyOf(utf8, utf8.length + 1);
-    }
-
-    private static List<String> split(String formatted) {
-        List<String> segments = new ArrayList<>();
-        int start = 0;
-        for (int at = formatted.indexOf(ChatMessage.MEDIA_MARKER); at >= 0;
-             at = formatted.indexOf(ChatMessage.MEDIA_MARKER, start)) {
-            segments.add(formatted.substring(start, at));
-            start = at + ChatMessage.MEDIA_MARKER.length();
-        }
-        segments.add(formatted.substring(start));
-        return segments;
     }
 }

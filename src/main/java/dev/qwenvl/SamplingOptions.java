@@ -216,12 +216,17 @@ public final class SamplingOptions {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof SamplingOptions s && Objects.equals(temperature, s.temperature)
+        return o instanceof SamplingOptions s && sameChain(s) && maxTokens == s.maxTokens
+                && stopStrings.equals(s.stopStrings);
+    }
+
+    /** Whether both build the same sampler chain: every parameter but the token limit and the stop strings. */
+    boolean sameChain(SamplingOptions s) {
+        return Objects.equals(temperature, s.temperature)
                 && Objects.equals(topK, s.topK) && Objects.equals(topP, s.topP) && Objects.equals(minP, s.minP)
                 && Objects.equals(typicalP, s.typicalP) && Objects.equals(repeatPenalty, s.repeatPenalty)
                 && Objects.equals(repeatLastN, s.repeatLastN) && Objects.equals(frequencyPenalty, s.frequencyPenalty)
-                && Objects.equals(presencePenalty, s.presencePenalty) && Objects.equals(seed, s.seed)
-                && maxTokens == s.maxTokens && stopStrings.equals(s.stopStrings);
+                && Objects.equals(presencePenalty, s.presencePenalty) && Objects.equals(seed, s.seed);
     }
 
     @Override

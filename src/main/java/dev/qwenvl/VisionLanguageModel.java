@@ -57,7 +57,8 @@ public final class VisionLanguageModel implements AutoCloseable {
     private final ReentrantLock visionLock = new ReentrantLock(); // one mtmd context: encode one image at a time
     private final Set<Conversation> conversations = ConcurrentHashMap.newKeySet();
     private final Object lifecycle = new Object();
-    private boolean closed;
+    private boolean closed;  // guarded by lifecycle
+    private boolean freed;   // guarded by lifecycle
 
     private VisionLanguageModel(Path modelFile, Path mmprojFile, ModelOptions options) {
         this.modelFile = modelFile;
@@ -228,8 +229,16 @@ public final class VisionLanguageModel implements AutoCloseable {
         return visionLock;
     }
 
+    /** A conversation has freed its context; the last one out frees a closed model. */
     void forget(Conversation c) {
-        conversations.remove(c);
+        boolean last;
+        synchronized (lifecycle) {
+            conversations.remove(c);
+            last = closed && conversations.isEmpty();
+        }
+        if (last) {
+            freeNative();
+        }
     }
 
     void checkOpen() {
@@ -240,7 +249,10 @@ public final class VisionLanguageModel implements AutoCloseable {
         }
     }
 
-    /** Closes the open conversations (waiting for their generations to stop), then frees the model. Idempotent. */
+    /**
+     * Closes the open conversations (stopping their answers), then frees the model once every conversation's context
+     * is freed, as llama.h requires. Idempotent; safe from any thread and from inside a conversation's listener.
+     */
     @Override
     public void close() {
         List<Conversation> open;
@@ -252,6 +264,22 @@ public final class VisionLanguageModel implements AutoCloseable {
             open = new ArrayList<>(conversations);
         }
         open.forEach(Conversation::close);
+        boolean none;
+        synchronized (lifecycle) {
+            none = conversations.isEmpty(); // else a close deferred inside a native callback frees it last
+        }
+        if (none) {
+            freeNative();
+        }
+    }
+
+    private void freeNative() {
+        synchronized (lifecycle) {
+            if (freed) {
+                return;
+            }
+            freed = true;
+        }
         visionLock.lock();
         try {
             template.close();

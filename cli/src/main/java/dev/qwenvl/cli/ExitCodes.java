@@ -4,9 +4,9 @@ import dev.qwenvl.ContextOverflowException;
 import dev.qwenvl.ImageException;
 import dev.qwenvl.InvalidModelException;
 import dev.qwenvl.ModelLoadException;
+import dev.qwenvl.NativeLibraryException;
 import dev.qwenvl.PromptException;
 import dev.qwenvl.cli.hub.HubException;
-import dev.qwenvl.natives.NativeLibraryException;
 import picocli.CommandLine;
 
 import java.io.PrintWriter;

@@ -100,7 +100,8 @@ public final class QwenVl implements Callable<Integer> {
             description = "Most tokens to generate; -1 for no limit but the context (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--temp", paramLabel = "T", description = "Temperature; 0 for greedy (default: model's, else 0.8).")
+    @Option(names = "--temp", paramLabel = "T",
+            description = "Temperature; 0 for greedy (default: model's, else 0.2, as llama-mtmd-cli).")
     Double temperature;
 
     @Option(names = "--top-k", paramLabel = "K", description = "Top-k; 0 disables (default: model's, else 40).")
