@@ -2,7 +2,7 @@
 # Start-up benchmark: the wall time of a whole one-shot answer on the tiny Qwen2.5-VL pair (process start to exit:
 # load, image, 16 greedy tokens), llama-mtmd-cli against scripts/qwenvl (JDK 25 AOT cache) and against a plain
 # `java -jar qwenvl.jar`, in fresh processes, alternating, same files, threads and context; prints medians and ratios.
-# The launcher trains its cache first (into a private QWENVL_CACHE), as a user's first run would; that run is
+# The launcher trains its cache first (into a private QWENVL_AOT_DIR), as a user's first run would; that run is
 # reported on its own. Needs a build: mvn -B -ntp -DskipTests package (cli/target/qwenvl.jar, the facade's test jar
 # for the tiny pair, native/target/bin/llama-mtmd-cli).
 #   --reps N     runs per side (default 7)
@@ -46,16 +46,16 @@ wall() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-launcher() { QWENVL_CACHE=$aot_home scripts/qwenvl "${args[@]}"; }
+launcher() { QWENVL_AOT_DIR=$aot_home scripts/qwenvl "${args[@]}"; }
 plain() { "$JAVA_HOME/bin/java" -jar "$jar" "${args[@]}"; }
 reference() { "$cli" "${args[@]}"; }
 
 first=$(wall launcher)
 for _ in $(seq 1 120); do
-    ls "$aot_home"/aot/qwenvl-*.aot >/dev/null 2>&1 && break
+    ls "$aot_home"/qwenvl-*.aot >/dev/null 2>&1 && break
     sleep 1
 done
-ls "$aot_home"/aot/qwenvl-*.aot >/dev/null 2>&1 || die "the launcher built no AOT cache within 120 s"
+ls "$aot_home"/qwenvl-*.aot >/dev/null 2>&1 || die "the launcher built no AOT cache within 120 s"
 
 cli_ms=(); aot_ms=(); plain_ms=()
 for i in $(seq 1 "$reps"); do
