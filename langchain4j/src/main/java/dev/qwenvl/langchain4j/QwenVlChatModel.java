@@ -1,13 +1,9 @@
 package dev.qwenvl.langchain4j;
 
-import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.ChatModel;
-import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
 
-import java.util.List;
 
 /**
  * A LangChain4j {@link ChatModel} answered in process by a qwenvl {@link dev.qwenvl.VisionLanguageModel}: user
@@ -28,15 +24,9 @@ import java.util.List;
  * honour (tools, JSON response formats) raise {@link dev.langchain4j.exception.UnsupportedFeatureException}; bad
  * images and prompts raise the facade's {@link dev.qwenvl.QwenVlException}s.
  */
-public final class QwenVlChatModel implements ChatModel {
-    private final RequestMapping mapping;
-    private final ChatRequestParameters defaults;
-    private final List<ChatModelListener> listeners;
-
+public final class QwenVlChatModel extends QwenVlModelBase implements ChatModel {
     private QwenVlChatModel(Builder builder) {
-        mapping = builder.mapping();
-        defaults = builder.defaults(mapping);
-        listeners = builder.chatListeners();
+        super(builder);
     }
 
     /**
@@ -52,24 +42,6 @@ public final class QwenVlChatModel implements ChatModel {
     @Override
     public ChatResponse doChat(ChatRequest request) {
         return mapping.run(mapping.prepare(request), text -> { }, chat -> { });
-    }
-
-    /** The parameters a request falls back on; their model name is the text GGUF's file name. */
-    @Override
-    public ChatRequestParameters defaultRequestParameters() {
-        return defaults;
-    }
-
-    /** The listeners LangChain4j calls around each request. */
-    @Override
-    public List<ChatModelListener> listeners() {
-        return listeners;
-    }
-
-    /** {@link ModelProvider#OTHER}: LangChain4j has no constant for in-process llama.cpp. */
-    @Override
-    public ModelProvider provider() {
-        return ModelProvider.OTHER;
     }
 
     /** Builds a {@link QwenVlChatModel}. */

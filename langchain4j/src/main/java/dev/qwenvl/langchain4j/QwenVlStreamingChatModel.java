@@ -1,10 +1,7 @@
 package dev.qwenvl.langchain4j;
 
-import dev.langchain4j.model.ModelProvider;
 import dev.langchain4j.model.chat.StreamingChatModel;
-import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.PartialResponse;
 import dev.langchain4j.model.chat.response.PartialResponseContext;
@@ -12,7 +9,6 @@ import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.chat.response.StreamingHandle;
 import dev.qwenvl.Conversation;
 
-import java.util.List;
 
 /**
  * A LangChain4j {@link StreamingChatModel} answered in process by a qwenvl {@link dev.qwenvl.VisionLanguageModel}:
@@ -33,15 +29,9 @@ import java.util.List;
  * context stops the generation within one token; the handler then receives neither more pieces nor a complete
  * response.
  */
-public final class QwenVlStreamingChatModel implements StreamingChatModel {
-    private final RequestMapping mapping;
-    private final ChatRequestParameters defaults;
-    private final List<ChatModelListener> listeners;
-
+public final class QwenVlStreamingChatModel extends QwenVlModelBase implements StreamingChatModel {
     private QwenVlStreamingChatModel(Builder builder) {
-        mapping = builder.mapping();
-        defaults = builder.defaults(mapping);
-        listeners = builder.chatListeners();
+        super(builder);
     }
 
     /**
@@ -83,24 +73,6 @@ public final class QwenVlStreamingChatModel implements StreamingChatModel {
                 handler.onCompleteResponse(response);
             }
         });
-    }
-
-    /** The parameters a request falls back on; their model name is the text GGUF's file name. */
-    @Override
-    public ChatRequestParameters defaultRequestParameters() {
-        return defaults;
-    }
-
-    /** The listeners LangChain4j calls around each request. */
-    @Override
-    public List<ChatModelListener> listeners() {
-        return listeners;
-    }
-
-    /** {@link ModelProvider#OTHER}: LangChain4j has no constant for in-process llama.cpp. */
-    @Override
-    public ModelProvider provider() {
-        return ModelProvider.OTHER;
     }
 
     /** Cancels the request's conversation, once it has one. */
