@@ -17,8 +17,16 @@ import java.util.Objects;
  * @param <B> the concrete builder, returned by each setter
  */
 public abstract class QwenVlModelBuilder<M, B extends QwenVlModelBuilder<M, B>> {
+    /**
+     * The conversation options when none are set: llama-mtmd-cli's, except that message text stays plain text
+     * (special-token text such as {@code <|im_start|>} is not read as a token), as LangChain4j messages often come
+     * from end users.
+     */
+    public static final ConversationOptions DEFAULT_CONVERSATION =
+            ConversationOptions.defaults().withSpecialTokens(false);
+
     private VisionLanguageModel model;
-    private ConversationOptions conversationOptions = ConversationOptions.defaults();
+    private ConversationOptions conversationOptions = DEFAULT_CONVERSATION;
     private ImageSources imageSources = ImageSources.defaults();
     private ChatRequestParameters defaultRequestParameters = DefaultChatRequestParameters.EMPTY;
     private List<ChatModelListener> listeners = List.of();
@@ -43,7 +51,7 @@ public abstract class QwenVlModelBuilder<M, B extends QwenVlModelBuilder<M, B>> 
      * Sets the options of the conversation each request runs in (template, Jinja); a request's leading
      * {@code SystemMessage} replaces their system prompt.
      *
-     * @param options the conversation options; {@link ConversationOptions#defaults()} if not set
+     * @param options the conversation options; {@link #DEFAULT_CONVERSATION} if not set
      * @return this builder
      */
     public B conversationOptions(ConversationOptions options) {
