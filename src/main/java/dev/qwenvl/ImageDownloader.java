@@ -85,7 +85,8 @@ public final class ImageDownloader {
      * @return a downloader with this decoder and this downloader's other settings
      */
     public ImageDownloader withDecoder(ImageDecoder decoder) {
-        return new ImageDownloader(maxBytes, connectTimeout, requestTimeout, Objects.requireNonNull(decoder, "decoder"));
+        Objects.requireNonNull(decoder, "decoder");
+        return new ImageDownloader(maxBytes, connectTimeout, requestTimeout, decoder);
     }
 
     /**

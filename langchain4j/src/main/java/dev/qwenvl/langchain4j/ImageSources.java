@@ -124,8 +124,8 @@ public final class ImageSources {
             }
             case "http", "https" -> {
                 if (downloads == null) {
-                    throw new ImageException("image URL " + url + ": downloads are off; opt in with"
-                            + " ImageSources.defaults().withDownloads(ImageDownloader.defaults()), or send base64 data");
+                    throw new ImageException("image URL " + url + ": downloads are off; opt in with ImageSources"
+                            + ".defaults().withDownloads(ImageDownloader.defaults()), or send base64 data");
                 }
                 yield downloads.read(url);
             }
