@@ -24,12 +24,10 @@ done
 export JAVA_HOME=${JAVA_HOME:-$(find_jdk)}
 cd "$QWENVL_ROOT"
 jar=cli/target/qwenvl.jar
-tests=$(ls src/target/qwenvl-*-tests.jar 2>/dev/null | head -1)
 cli=native/target/bin/llama-mtmd-cli
-[ -f "$jar" ] && [ -n "$tests" ] && [ -x "$cli" ] || die "build first: mvn -B -ntp -DskipTests package"
+[ -f "$jar" ] && [ -x "$cli" ] || die "build first: mvn -B -ntp -DskipTests package"
 llama_src=$QWENVL_CACHE/src/llama.cpp-$(lock_value tree)
-mapfile -t pair < <("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$jar:$tests" \
-    -Dqwenvl.llama.src="$llama_src" dev.qwenvl.testing.TinyModels qwen25vl f16)
+pair=(); while IFS= read -r line; do pair+=("$line"); done < <(scripts/tiny-model.sh qwen25vl f16)
 image=$llama_src/tools/mtmd/test-1.jpeg
 args=(-m "${pair[0]}" --mmproj "${pair[1]}" --image "$image" -p "What is in this picture?" -n "$tokens" --temp 0
       -t "$threads" -c 4096)

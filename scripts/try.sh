@@ -37,8 +37,7 @@ if [ "$status" != 4 ]; then
     cat "$err" >&2
     exit "$status"
 fi
-echo "qwenvl: the Hugging Face Hub cannot be reached and the default model is not cached; asking a tiny random-weight Qwen2.5-VL pair instead: its answer is gibberish by design" >&2
-tests=$(ls src/target/qwenvl-*-tests.jar | head -1)
-mapfile -t pair < <(java --enable-native-access=ALL-UNNAMED -cp "$jar:$tests" -Dqwenvl.llama.src="$llama_src" \
-    dev.qwenvl.testing.TinyModels qwen25vl f16)
+echo "qwenvl: the Hugging Face Hub cannot be reached and the default model is not cached; asking a tiny" \
+    "random-weight Qwen2.5-VL pair instead: its answer is gibberish by design" >&2
+pair=(); while IFS= read -r line; do pair+=("$line"); done < <(scripts/tiny-model.sh qwen25vl f16)
 exec scripts/qwenvl -m "${pair[0]}" --mmproj "${pair[1]}" --image "$image" -p "$question" -n 32 --temp 0
