@@ -45,6 +45,8 @@ final class Answer {
     private boolean evaluated;
     private long start;
     private long end;
+    private int pending;        // the token sampled and not yet handled
+    private boolean hasPending;
 
     /** The last of {@code turns} is the question; the assistant's turn is opened after it. */
     Answer(VisionLanguageModel model, ContextHandle context, SequenceState seq, Prefill prefill, List<Turn> turns,
@@ -101,21 +103,21 @@ final class Answer {
     /** The answer to a question that was cancelled before anything ran. */
     static Generation notStarted() {
         return new Generation("", StopReason.CANCELLED,
-                new GenerationStats(0, 0, 0, Duration.ZERO, Duration.ZERO, Duration.ZERO));
+                new GenerationStats(0, 0, 0, Duration.ZERO, Duration.ZERO, Duration.ZERO, List.of(), 0, 0));
     }
 
     /** Undoes everything this question evaluated, as if it had never been asked. */
     void rollBack() {
+        if (phase == Phase.GENERATE) {
+            context.generating(false);
+        }
         phase = Phase.DONE;
         evaluated = false;
-        seq.rollBack(mark);
+        context.exclusive(() -> seq.rollBack(mark));
     }
 
     private void evaluate() {
-        for (int i = 0; i < turns.size() && !cancelled.getAsBoolean(); i++) {
-            Turn t = turns.get(i);
-            prefill.evaluate(t.message(), t.images(), i == turns.size() - 1);
-        }
+        prefill.evaluate(turns, limit > 0 ? sampler : null);
         if (cancelled.getAsBoolean()) {
             rollBack();
             reason = StopReason.CANCELLED;
@@ -125,8 +127,11 @@ final class Answer {
             throw new PromptException("the chat template rendered the question without a text token to answer"
                     + " from (it rendered to nothing, or ends in an image); check the template or its override");
         }
+        pending = prefill.firstToken();
+        hasPending = limit > 0;
         evaluated = true;
         phase = Phase.GENERATE;
+        context.generating(true);
         start = System.nanoTime(); // llama-mtmd-cli builds its sampler at load time, outside its timings
     }
 
@@ -135,11 +140,12 @@ final class Answer {
             end(StopReason.CANCELLED);
             return;
         }
-        if (generated.size() >= limit) {
+        if (!hasPending) {
             end(StopReason.MAX_TOKENS);
             return;
         }
-        int token = sampler.sample(context.ctx());
+        int token = pending;
+        hasPending = false;
         generated.add(token);
         if (llama_vocab_is_eog(model.vocab(), token)) {
             end(StopReason.END_OF_GENERATION);
@@ -153,23 +159,30 @@ final class Answer {
             end(StopReason.CONTEXT_FULL);
             return;
         }
-        int rc = context.decodeOne(token, seq.nPast());
-        if (rc == 2 && cancelled.getAsBoolean()) {
-            seq.discardUndecoded();
-            end(StopReason.CANCELLED);
-            return;
+        try {
+            if (generated.size() < limit) {
+                pending = context.decodeAndSample(token, seq.nPast(), sampler);
+                hasPending = true;
+            } else {
+                context.decodeLast(token, seq.nPast()); // as llama-mtmd-cli, the last token too enters the cache
+            }
+        } catch (ContextHandle.DecodeFailedException e) {
+            context.exclusive(seq::discardUndecoded);
+            if (e.rc == 2 && cancelled.getAsBoolean()) {
+                end(StopReason.CANCELLED);
+                return;
+            }
+            throw new GenerationException(NativeLog.withRecent(e.getMessage() + " at position " + seq.nPast()));
         }
-        if (rc != 0) {
-            seq.discardUndecoded();
-            throw new GenerationException(NativeLog.withRecent("llama_decode failed with " + rc + " ("
-                    + ContextHandle.decodeError(rc) + ") at position " + seq.nPast()));
-        }
-        seq.advance(seq.nPast() + 1, 1);
+        seq.addGenerated(token);
     }
 
     private void end(StopReason why) {
         if (phase == Phase.DONE) {
             return;
+        }
+        if (phase == Phase.GENERATE) {
+            context.generating(false);
         }
         phase = Phase.DONE;
         reason = why;

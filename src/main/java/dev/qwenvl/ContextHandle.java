@@ -7,6 +7,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import java.util.stream.IntStream;
 
 import static dev.qwenvl.bindings.qwenvl_h.LLAMA_TOKEN_NULL;
@@ -19,6 +21,7 @@ import static dev.qwenvl.bindings.qwenvl_h.llama_free;
 import static dev.qwenvl.bindings.qwenvl_h.llama_get_memory;
 import static dev.qwenvl.bindings.qwenvl_h.llama_init_from_model;
 import static dev.qwenvl.bindings.qwenvl_h.llama_memory_clear;
+import static dev.qwenvl.bindings.qwenvl_h.llama_memory_seq_rm;
 import static dev.qwenvl.bindings.qwenvl_h.llama_n_batch;
 import static dev.qwenvl.bindings.qwenvl_h.llama_n_ctx;
 import static dev.qwenvl.bindings.qwenvl_h.llama_perf_context_reset;
@@ -29,19 +32,37 @@ import static dev.qwenvl.bindings.qwenvl_h.llama_vocab_eos;
 import static dev.qwenvl.bindings.qwenvl_h.qwenvl_abort_when_flagged$address;
 
 /**
- * The owner of one llama.cpp context: the context itself, its one-token batch, and the byte its abort callback polls.
- * Not thread-safe; its conversation serializes every use and {@link #close()}.
+ * A conversation's sequence of a llama.cpp context: a context of its own (sequence 0, with the byte its abort
+ * callback polls), or a sequence leased from the model's {@link SharedContext}, whose generated tokens are decoded
+ * together with the other sequences'. Every use of the context but {@link #decodeAndSample} runs inside
+ * {@link #exclusive}.
  */
 final class ContextHandle implements AutoCloseable {
     private static final VarHandle BYTE = ValueLayout.JAVA_BYTE.varHandle();
+
+    /** llama_decode failed with this code. */
+    static final class DecodeFailedException extends RuntimeException {
+        final int rc;
+
+        DecodeFailedException(int rc) {
+            super("llama_decode failed with " + rc + " (" + decodeError(rc) + ")", null, false, false);
+            this.rc = rc;
+        }
+    }
+
     private final Arena arena = Arena.ofShared();
     private final MemorySegment ctx;
+    private final int seqId;
+    private final SharedContext shared; // null when this handle owns its context
+    private final ReentrantLock lock;
     private final MemorySegment batch;
+    private final MemorySegment textBatch;
     private final MemorySegment abortFlag;
     private final int contextSize;
     private final int batchSize;
     private MemorySegment scratch;
 
+    /** A context of its own, sized by the model's options. */
     ContextHandle(VisionLanguageModel model) {
         ModelOptions o = model.options();
         MemorySegment params = llama_context_default_params(arena);
@@ -59,22 +80,39 @@ final class ContextHandle implements AutoCloseable {
                     + o.contextSize() + " tokens for " + model.modelFile().getFileName()));
         }
         ctx = c;
+        seqId = 0;
+        shared = null;
+        lock = new ReentrantLock();
         // llama.cpp polls this byte at every graph node: a C callback, since a Java upcall per node slowed decoding
         abortFlag = arena.allocate(1);
         llama_set_abort_callback(ctx, qwenvl_abort_when_flagged$address(), abortFlag);
         if (o.warmup()) {
-            warmUp(model.vocab());
+            warmUp(ctx, model.vocab());
         }
         contextSize = llama_n_ctx(ctx);
         batchSize = llama_n_batch(ctx); // llama.cpp caps it at the requested n_ctx, and asserts on a larger batch
         batch = llama_batch_init(arena, 1, 0, 1);
+        textBatch = llama_batch_init(arena, batchSize, 0, 1);
+    }
+
+    /** Sequence {@code seqId} of the shared context, leased by the caller. */
+    ContextHandle(SharedContext shared, int seqId) {
+        this.shared = shared;
+        this.seqId = seqId;
+        this.ctx = shared.ctx();
+        this.lock = shared.lock();
+        this.contextSize = shared.contextSize();
+        this.batchSize = shared.batchSize();
+        this.abortFlag = null; // aborting a shared decode would abort every sequence's token: cancel between steps
+        this.batch = llama_batch_init(arena, 1, 0, 1);
+        this.textBatch = llama_batch_init(arena, batchSize, 0, 1);
     }
 
     /**
      * Decodes [BOS, EOS] once and forgets it, as llama-mtmd-cli's common_init does: the weights are paged in and the
      * compute buffers sized at creation, not during the first question. Changes no output.
      */
-    private void warmUp(MemorySegment vocab) {
+    static void warmUp(MemorySegment ctx, MemorySegment vocab) {
         try (Arena a = Arena.ofConfined()) {
             int[] tokens = IntStream.of(llama_vocab_bos(vocab), llama_vocab_eos(vocab))
                     .filter(t -> t != LLAMA_TOKEN_NULL()).toArray();
@@ -90,15 +128,101 @@ final class ContextHandle implements AutoCloseable {
         return ctx;
     }
 
-    /** Decodes one token of sequence 0 at {@code pos}, asking for its logits; returns llama_decode's code. */
-    int decodeOne(int token, int pos) {
+    int seqId() {
+        return seqId;
+    }
+
+    /** Runs {@code use} with the context to itself (a shared context's other sequences wait meanwhile). */
+    <T> T exclusive(Supplier<T> use) {
+        lock.lock();
+        try {
+            return use.get();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void exclusive(Runnable use) {
+        exclusive(() -> {
+            use.run();
+            return null;
+        });
+    }
+
+    /** Samples the sequence's first token from the logits its prompt's last decode left; call inside exclusive. */
+    int sampleFirst(Sampler sampler) {
+        return sampler.sample(ctx, -1);
+    }
+
+    /**
+     * Decodes {@code token} at {@code pos}, then samples the next token, as llama-mtmd-cli's generate_response
+     * does; a shared context decodes it together with the other sequences' tokens.
+     *
+     * @throws DecodeFailedException if llama_decode fails
+     */
+    int decodeAndSample(int token, int pos, Sampler sampler) {
+        if (shared != null) {
+            return shared.decodeAndSample(seqId, token, pos, sampler);
+        }
+        return exclusive(() -> {
+            decode(token, pos);
+            return sampler.sample(ctx, -1);
+        });
+    }
+
+    /** Decodes {@code token} at {@code pos} without sampling after it (the answer's last token). */
+    void decodeLast(int token, int pos) {
+        exclusive(() -> decode(token, pos));
+    }
+
+    private void decode(int token, int pos) {
         llama_batch.n_tokens(batch, 1);
         llama_batch.token(batch).setAtIndex(ValueLayout.JAVA_INT, 0, token);
         llama_batch.pos(batch).setAtIndex(ValueLayout.JAVA_INT, 0, pos);
         llama_batch.n_seq_id(batch).setAtIndex(ValueLayout.JAVA_INT, 0, 1);
-        llama_batch.seq_id(batch).getAtIndex(ValueLayout.ADDRESS, 0).reinterpret(4).set(ValueLayout.JAVA_INT, 0, 0);
+        llama_batch.seq_id(batch).getAtIndex(ValueLayout.ADDRESS, 0).reinterpret(4)
+                .set(ValueLayout.JAVA_INT, 0, seqId);
         llama_batch.logits(batch).setAtIndex(ValueLayout.JAVA_BYTE, 0, (byte) 1);
-        return llama_decode(ctx, batch);
+        int rc = llama_decode(ctx, batch);
+        if (rc != 0) {
+            throw new DecodeFailedException(rc);
+        }
+    }
+
+    /**
+     * Decodes {@code tokens[from..]} from position {@code pos} in slices of the batch size, as libmtmd's helper
+     * decodes a text chunk, with logits for the last token only if {@code logitsLast}; returns the first non-zero
+     * llama_decode code, or 0. Call inside exclusive.
+     */
+    int decodeText(int[] tokens, int from, int pos, boolean logitsLast) {
+        int i = from;
+        while (i < tokens.length) {
+            int n = 0;
+            for (; i < tokens.length && n < batchSize; i++, n++) {
+                llama_batch.token(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, tokens[i]);
+                llama_batch.pos(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, pos++);
+                llama_batch.n_seq_id(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, 1);
+                llama_batch.seq_id(textBatch).getAtIndex(ValueLayout.ADDRESS, n).reinterpret(4)
+                        .set(ValueLayout.JAVA_INT, 0, seqId);
+                llama_batch.logits(textBatch).setAtIndex(ValueLayout.JAVA_BYTE, n, (byte) 0);
+            }
+            if (logitsLast && i == tokens.length) {
+                llama_batch.logits(textBatch).setAtIndex(ValueLayout.JAVA_BYTE, n - 1, (byte) 1);
+            }
+            llama_batch.n_tokens(textBatch, n);
+            int rc = llama_decode(ctx, textBatch);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        return 0;
+    }
+
+    /** A sequence of a shared context starts or stops generating (rounds wait briefly for its tokens). */
+    void generating(boolean starts) {
+        if (shared != null) {
+            shared.generating(starts);
+        }
     }
 
     /** A buffer of at least {@code size} bytes for llama.cpp to write text into, reused between calls. */
@@ -109,9 +233,11 @@ final class ContextHandle implements AutoCloseable {
         return scratch;
     }
 
-    /** Raises or lowers the flag llama.cpp polls between graph nodes. */
+    /** Raises or lowers the flag llama.cpp polls between graph nodes (a context of its own only). */
     void setAbort(boolean abort) {
-        BYTE.setVolatile(abortFlag, 0L, (byte) (abort ? 1 : 0));
+        if (abortFlag != null) {
+            BYTE.setVolatile(abortFlag, 0L, (byte) (abort ? 1 : 0));
+        }
     }
 
     int contextSize() {
@@ -122,11 +248,19 @@ final class ContextHandle implements AutoCloseable {
         return batchSize;
     }
 
-    /** Frees the batch and the context; the caller guarantees nothing uses them any more. */
+    /** Frees the context, or empties and returns the leased sequence; the caller guarantees nothing uses them. */
     @Override
     public void close() {
         llama_batch_free(batch);
-        llama_free(ctx);
+        llama_batch_free(textBatch);
+        if (shared == null) {
+            llama_free(ctx);
+        } else {
+            exclusive(() -> {
+                llama_memory_seq_rm(llama_get_memory(ctx), seqId, -1, -1);
+            });
+            shared.release(seqId);
+        }
         arena.close();
     }
 

@@ -74,7 +74,7 @@ public final class Conversation implements AutoCloseable {
     Conversation(VisionLanguageModel owner, ConversationOptions options) {
         this.owner = owner;
         this.options = Objects.requireNonNull(options, "options");
-        ContextHandle c = new ContextHandle(owner);
+        ContextHandle c = owner.newContextHandle();
         try {
             template = options.templateOverride() == null ? owner.template()
                     : ChatTemplate.of(owner.model(), options.templateOverride());
@@ -84,7 +84,7 @@ public final class Conversation implements AutoCloseable {
         }
         context = c;
         ownTemplate = options.templateOverride() != null;
-        seq = new SequenceState(c.ctx());
+        seq = new SequenceState(c.ctx(), c.seqId());
     }
 
     /** Asks with {@link SamplingOptions#defaults()} and returns the whole answer. */
@@ -191,10 +191,38 @@ public final class Conversation implements AutoCloseable {
      * message. The sampler's state carries on, as llama-mtmd-cli's {@code /clear} leaves it.
      */
     public void reset() {
+        whileIdle(() -> {
+            synchronized (state) {
+                pending.clear();
+            }
+            owner.prefixCache().offer(context.ctx(), context.seqId(), seq.items());
+            seq.clear();
+        });
+    }
+
+    /**
+     * Writes the conversation (its turns, the images' content ids and llama.cpp's KV state) to {@code file}, for
+     * {@link VisionLanguageModel#restore(Path, ConversationOptions)} on the same model files, in this process or
+     * another. Turns appended but not yet asked about, and the sampler's random state, are not saved.
+     *
+     * @throws java.io.UncheckedIOException if the file cannot be written
+     * @throws IllegalStateException        if the conversation is closed or answering
+     */
+    public void save(java.nio.file.Path file) {
+        Objects.requireNonNull(file, "file");
+        whileIdle(() -> ConversationFile.write(file, owner.fingerprint(), seq, context.ctx(), context.seqId()));
+    }
+
+    /** Loads a saved conversation into this new one (the model checked it was saved from its files). */
+    void restoreFrom(java.nio.file.Path file) {
+        whileIdle(() -> ConversationFile.read(file, owner.fingerprint(), seq, context.ctx(), context.seqId()));
+    }
+
+    /** Runs {@code action} on the context with the conversation claimed, so no question can start meanwhile. */
+    private void whileIdle(Runnable action) {
         Run r;
         synchronized (state) {
             checkIdle();
-            pending.clear();
             r = new Run(null, List.of(), SamplingOptions.defaults());
             run = r;
             r.driver = Thread.currentThread();
@@ -202,7 +230,7 @@ public final class Conversation implements AutoCloseable {
         nativeLock.lock();
         try {
             if (!isClosed()) {
-                seq.clear();
+                context.exclusive(action);
             }
         } finally {
             nativeLock.unlock();
@@ -259,6 +287,8 @@ public final class Conversation implements AutoCloseable {
                     return;
                 }
             }
+            // a later conversation may begin the same way
+            context.exclusive(() -> owner.prefixCache().offer(context.ctx(), context.seqId(), seq.items()));
             if (sampler != null) {
                 sampler.close();
             }

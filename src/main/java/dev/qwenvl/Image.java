@@ -29,6 +29,7 @@ public final class Image {
     private final byte[] rgb;     // null when encoded
     private final byte[] encoded; // null when decoded
     private final String format;  // the encoded file's format, null when decoded
+    private volatile String digest;
 
     private Image(int width, int height, byte[] rgb, byte[] encoded, String format) {
         this.width = width;
@@ -196,6 +197,26 @@ public final class Image {
     }
 
     /** The pixels themselves, for handing to native code without a copy; never modify them. */
+    /**
+     * The SHA-256 of the decoded pixels and their size (for decoded images), as libmtmd's id of the image: the key
+     * of the model's image-embedding cache. Encoded images get libmtmd's own id, the SHA-256 of the file bytes.
+     */
+    String pixelDigest() {
+        String d = digest;
+        if (d == null) {
+            try {
+                java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+                sha.update(java.nio.ByteBuffer.allocate(8).putInt(width).putInt(height).array());
+                sha.update(rgbUnsafe());
+                d = "rgb-sha256:" + java.util.HexFormat.of().formatHex(sha.digest());
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException("every JDK has SHA-256", e);
+            }
+            digest = d;
+        }
+        return d;
+    }
+
     byte[] rgbUnsafe() {
         if (rgb == null) {
             throw new IllegalStateException("this " + this + " holds file bytes for native decoding, not pixels;"

@@ -24,13 +24,24 @@ package dev.qwenvl;
  * @param warmup          size the vision encoder's buffers at load and decode [BOS, EOS] once in each new
  *                        conversation, as llama-mtmd-cli does (pages the weights in; changes no output)
  * @param progress        called while the text model loads, or null
+ * @param imageCacheBytes bound on the model's image-embedding cache, shared by its conversations: an image seen
+ *                        before (same pixels) skips the vision encoder; 0 turns the cache off
+ * @param parallelSequences conversations whose tokens are decoded together: above 1, the model's conversations
+ *                        share one llama.cpp context of this many sequences (each {@code contextSize} tokens), and
+ *                        each step decodes every generating conversation's next token in one batch; at most this
+ *                        many conversations may be open at once. 1 (the default) gives each conversation a context of
+ *                        its own, as llama-mtmd-cli has
+ * @param prefixCacheBytes bound on the model's prefix cache: the KV cells of closed conversations, which a new
+ *                        conversation that begins the same way takes over instead of computing; 0 turns it off
  */
 public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mainGpu, int contextSize, int batchSize,
                            int microBatchSize, FlashAttention flashAttention, boolean mmprojOnGpu, int imageMinTokens,
                            int imageMaxTokens, LoadMode loadMode, boolean warmup,
-                           LoadProgressListener progress) {
+                           LoadProgressListener progress, long imageCacheBytes,
+                           long prefixCacheBytes, int parallelSequences) {
 
     private static final int MAX_THREADS = 512; // GGML_MAX_N_THREADS: ggml sizes its thread arrays by it
+    private static final int MAX_SEQUENCES = 256; // LLAMA_MAX_SEQ: llama.cpp refuses more
 
     /** Flash attention mode, as llama.cpp's {@code -fa auto|on|off}. */
     public enum FlashAttention { AUTO, ENABLED, DISABLED }
@@ -58,6 +69,14 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         requireAtLeast("microBatchSize", microBatchSize, 1);
         requireAtLeast("imageMinTokens", imageMinTokens, 0);
         requireAtLeast("imageMaxTokens", imageMaxTokens, 0);
+        if (parallelSequences < 1 || parallelSequences > MAX_SEQUENCES) {
+            throw new IllegalArgumentException("parallelSequences must be between 1 and " + MAX_SEQUENCES + ", got "
+                    + parallelSequences);
+        }
+        if (imageCacheBytes < 0 || prefixCacheBytes < 0) {
+            throw new IllegalArgumentException("cache bounds must be 0 (off) or more, got " + imageCacheBytes
+                    + " and " + prefixCacheBytes);
+        }
         if (imageMaxTokens > 0 && imageMinTokens > imageMaxTokens) {
             throw new IllegalArgumentException("imageMinTokens " + imageMinTokens + " exceeds imageMaxTokens "
                     + imageMaxTokens);
@@ -78,7 +97,7 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         int cores = Runtime.getRuntime().availableProcessors();
         int threads = cores > 4 ? cores / 2 : cores; // physical cores, roughly, like llama.cpp's cpu_get_num_math
         return new ModelOptions(threads, threads, -1, 0, 4096, 2048, 512, FlashAttention.AUTO, true, 0, 0,
-                LoadMode.AUTO, true, null);
+                LoadMode.AUTO, true, null, 256L << 20, 256L << 20, 1);
     }
 
     public ModelOptions withThreads(int n) {
@@ -134,6 +153,21 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         return copy(b -> b.progress = listener);
     }
 
+    /** Conversations decoded together in one shared context (default 1: each its own context). */
+    public ModelOptions withParallelSequences(int n) {
+        return copy(b -> b.parallelSequences = n);
+    }
+
+    /** The prefix cache's bound in bytes (default 256 MiB); 0 turns it off. */
+    public ModelOptions withPrefixCacheBytes(long max) {
+        return copy(b -> b.prefixCacheBytes = max);
+    }
+
+    /** The image-embedding cache's bound in bytes (default 256 MiB); 0 turns it off. */
+    public ModelOptions withImageCacheBytes(long max) {
+        return copy(b -> b.imageCacheBytes = max);
+    }
+
     /** The one place a changed copy is made: every wither edits a mutable copy of the fields, then validates. */
     private ModelOptions copy(java.util.function.Consumer<Fields> change) {
         Fields b = new Fields(this);
@@ -157,6 +191,9 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         LoadMode loadMode;
         boolean warmup;
         LoadProgressListener progress;
+        long imageCacheBytes;
+        long prefixCacheBytes;
+        int parallelSequences;
 
         Fields(ModelOptions o) {
             threads = o.threads;
@@ -173,12 +210,15 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
             loadMode = o.loadMode;
             warmup = o.warmup;
             progress = o.progress;
+            imageCacheBytes = o.imageCacheBytes;
+            prefixCacheBytes = o.prefixCacheBytes;
+            parallelSequences = o.parallelSequences;
         }
 
         ModelOptions build() {
             return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize,
                     microBatchSize, flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup,
-                    progress);
+                    progress, imageCacheBytes, prefixCacheBytes, parallelSequences);
         }
     }
 

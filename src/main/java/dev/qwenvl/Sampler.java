@@ -119,9 +119,12 @@ final class Sampler implements AutoCloseable {
         return new Sampler(chain);
     }
 
-    /** Samples from the last logits of ctx and accepts the token, as common_sampler_sample + accept do. */
-    int sample(MemorySegment ctx) {
-        return llama_sampler_sample(chain, ctx, -1);
+    /**
+     * Samples from the logits of output {@code idx} of ctx's last decode (-1: its last output) and accepts the token,
+     * as common_sampler_sample + accept do.
+     */
+    int sample(MemorySegment ctx, int idx) {
+        return llama_sampler_sample(chain, ctx, idx);
     }
 
     @Override

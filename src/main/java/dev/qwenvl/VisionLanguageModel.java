@@ -50,24 +50,33 @@ public final class VisionLanguageModel implements AutoCloseable {
     private final ModelOptions options;
     private final String projector;
     private final int embeddingLength;
+    private final int patchSize;
     private final MemorySegment model;
     private final MemorySegment vocab;
     private final MemorySegment vision;
     private final ChatTemplate template;
+    private final ImageEmbeddingCache imageCache;
+    private final PrefixCache prefixCache;
     private final ReentrantLock visionLock = new ReentrantLock(); // one mtmd context: encode one image at a time
     private final Set<Conversation> conversations = ConcurrentHashMap.newKeySet();
     private final Object lifecycle = new Object();
     private boolean closed;  // guarded by lifecycle
     private boolean freed;   // guarded by lifecycle
+    private String fingerprint;
+    private SharedContext shared; // guarded by lifecycle; made with the first conversation when parallelSequences > 1
 
     private VisionLanguageModel(Path modelFile, Path mmprojFile, ModelOptions options) {
         this.modelFile = modelFile;
         this.mmprojFile = mmprojFile;
         this.options = options;
+        this.imageCache = new ImageEmbeddingCache(options.imageCacheBytes());
+        this.prefixCache = new PrefixCache(options.prefixCacheBytes());
         NativeRuntime.init();
         GgufMetadata text = ModelFiles.checkText(modelFile);
         embeddingLength = (int) text.requireUnsigned("qwen2vl.embedding_length");
-        projector = ModelFiles.checkMmproj(mmprojFile, embeddingLength).requireString("clip.projector_type");
+        GgufMetadata clip = ModelFiles.checkMmproj(mmprojFile, embeddingLength);
+        projector = clip.requireString("clip.projector_type");
+        patchSize = (int) clip.requireUnsigned("clip.vision.patch_size");
         MemorySegment m = MemorySegment.NULL;
         MemorySegment v = MemorySegment.NULL;
         try {
@@ -203,10 +212,32 @@ public final class VisionLanguageModel implements AutoCloseable {
         return embeddingLength;
     }
 
+    /**
+     * How libmtmd would preprocess {@code image} for this model (its frame, padding and token grid, under this
+     * model's image token bounds), found by tokenizing it alone; nothing is encoded, so this costs a resize, not a
+     * run of the vision encoder. {@link GenerationStats#images()} reports the same for the images of a question.
+     *
+     * @throws ImageException if libmtmd cannot decode or preprocess the image
+     */
+    public ImageGeometry imageGeometry(Image image) {
+        Objects.requireNonNull(image, "image");
+        visionLock.lock(); // close() frees the mtmd context under this lock, after marking the model closed
+        try {
+            checkOpen();
+            return ImageChunks.tokenizeOnly(this, image);
+        } finally {
+            visionLock.unlock();
+        }
+    }
+
     /** The chat template in use (the GGUF's {@code tokenizer.chat_template}, or llama.cpp's ChatML fallback). */
     public String chatTemplate() {
         checkOpen();
         return template.source();
+    }
+
+    int patchSize() {
+        return patchSize;
     }
 
     MemorySegment model() {
@@ -225,8 +256,96 @@ public final class VisionLanguageModel implements AutoCloseable {
         return template;
     }
 
+    /** What the image-embedding cache holds and how often it saved an encode. */
+    public ImageCacheStats imageCacheStats() {
+        return imageCache.stats();
+    }
+
+    /**
+     * A conversation saved with {@link Conversation#save}, restored into a new conversation of this model: it goes
+     * on exactly where it was saved, its images still in the KV cache.
+     *
+     * @throws StateFileException           if the file is not a saved conversation, is damaged, or was saved from
+     *                                      other model files
+     * @throws java.io.UncheckedIOException if the file cannot be read
+     */
+    public Conversation restore(Path file, ConversationOptions conversationOptions) {
+        Objects.requireNonNull(file, "file");
+        Conversation c = newConversation(conversationOptions);
+        try {
+            c.restoreFrom(file);
+        } catch (RuntimeException | Error e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    /**
+     * What identifies the model files for a saved conversation: the SHA-256 of each file's size, first 8 MiB (the
+     * GGUF header, vocabulary and first tensors) and last MiB.
+     */
+    synchronized String fingerprint() {
+        if (fingerprint == null) {
+            try {
+                java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+                for (Path f : List.of(modelFile, mmprojFile)) {
+                    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f)) {
+                        long size = ch.size();
+                        sha.update(java.nio.ByteBuffer.allocate(8).putLong(size).array());
+                        long head = Math.min(size, 8L << 20);
+                        long tail = Math.min(size - head, 1L << 20);
+                        for (long[] range : new long[][]{{0, head}, {size - tail, tail}}) {
+                            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) range[1]);
+                            while (buf.hasRemaining() && ch.read(buf, range[0] + buf.position()) > 0) {
+                                // read the whole range
+                            }
+                            sha.update(buf.flip());
+                        }
+                    }
+                }
+                fingerprint = "sha256:" + java.util.HexFormat.of().formatHex(sha.digest());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot read the model files to fingerprint them", e);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException("every JDK has SHA-256", e);
+            }
+        }
+        return fingerprint;
+    }
+
+    /** What the prefix cache holds and how many prompt tokens it saved computing. */
+    public PrefixCacheStats prefixCacheStats() {
+        return prefixCache.stats();
+    }
+
+    PrefixCache prefixCache() {
+        return prefixCache;
+    }
+
+    ImageEmbeddingCache imageCache() {
+        return imageCache;
+    }
+
     ReentrantLock visionLock() {
         return visionLock;
+    }
+
+    /** A context of the conversation's own, or a sequence of the shared one; called with the lifecycle lock held. */
+    ContextHandle newContextHandle() {
+        if (options.parallelSequences() == 1) {
+            return new ContextHandle(this);
+        }
+        if (shared == null) {
+            shared = new SharedContext(this);
+        }
+        int seq = shared.lease();
+        if (seq < 0) {
+            throw new IllegalStateException("all " + shared.sequences() + " sequences of the model's shared context"
+                    + " are held by open conversations; close one, or load with ModelOptions.withParallelSequences"
+                    + " above " + shared.sequences());
+        }
+        return new ContextHandle(shared, seq);
     }
 
     /** A conversation has freed its context; the last one out frees a closed model. */
@@ -282,6 +401,9 @@ public final class VisionLanguageModel implements AutoCloseable {
         }
         visionLock.lock();
         try {
+            if (shared != null) {
+                shared.close();
+            }
             template.close();
             mtmd_free(vision);
             llama_model_free(model);

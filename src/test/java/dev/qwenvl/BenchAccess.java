@@ -38,7 +38,7 @@ public final class BenchAccess {
         try (Sampler sampler = Sampler.create(model.model(), model.vocab(), sampling)) {
             for (int i = 0; i < calls; i++) {
                 long t0 = System.nanoTime();
-                sampler.sample(conversation.context());
+                sampler.sample(conversation.context(), -1);
                 took[i] = System.nanoTime() - t0;
             }
         }

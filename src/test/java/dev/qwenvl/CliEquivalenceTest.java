@@ -148,6 +148,39 @@ class CliEquivalenceTest {
     }
 
     @Test
+    void seededThreeTurnChatEqualsTheCliChatMode() {
+        ModelPair pair = TinyModels.pair(Spec.tiny(Projector.QWEN25VL));
+        Path png = image("checker", 640, 480);
+        List<String> questions = List.of(PROMPT, "Tell me more.", "And then?");
+        // one sampler for the whole chat on both sides: its random state runs on from turn to turn
+        List<String> cliAnswers = ReferenceCli.chat(List.of("-m", pair.text().toString(), "--mmproj",
+                pair.mmproj().toString(), "-n", Integer.toString(TOKENS), "--temp", "1", "--seed", "1234", "-fa",
+                "off", "-t", "2"), List.of("/image " + png), questions);
+        assertEquals(3, cliAnswers.size());
+        ModelOptions options = ModelOptions.defaults().withThreads(2)
+                .withFlashAttention(ModelOptions.FlashAttention.DISABLED);
+        SamplingOptions seeded = SamplingOptions.defaults().withTemperature(1).withSeed(1234).withMaxTokens(TOKENS);
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), options);
+             Conversation chat = model.newConversation()) {
+            List<String> ours = new ArrayList<>();
+            ours.add(expectedText(chat.ask(Message.of(PROMPT, Image.read(png)), seeded)));
+            ours.add(expectedText(chat.ask(Message.of(questions.get(1)), seeded)));
+            ours.add(expectedText(chat.ask(Message.of(questions.get(2)), seeded)));
+            assertEquals(cliAnswers, ours);
+        }
+    }
+
+    @Test
+    void plainTextMessagesTokenizeOrdinaryTextAsTheCliDoes() {
+        ModelPair pair = TinyModels.pair(Spec.tiny(Projector.QWEN25VL));
+        Path png = image("gradient", 640, 480);
+        ReferenceCli.Result cli = ReferenceCli.run(pair, png, PROMPT, TOKENS);
+        Generation ours = askOnce(pair, ConversationOptions.defaults().withSpecialTokens(false),
+                SamplingOptions.greedy().withMaxTokens(TOKENS), Message.of(PROMPT, Image.read(png)));
+        assertSameAnswer(cli, ours);
+    }
+
+    @Test
     void differentImagesGiveDifferentAnswers() {
         ModelPair pair = TinyModels.pair(Spec.tiny(Projector.QWEN25VL));
         Generation a = askOnce(pair, ConversationOptions.defaults(), SamplingOptions.greedy().withMaxTokens(TOKENS),

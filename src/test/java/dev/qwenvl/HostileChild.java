@@ -43,6 +43,7 @@ public final class HostileChild {
             case "images" -> HostileImagesTest.cases(suiteArgs);
             case "prompts" -> HostilePromptsTest.cases(suiteArgs);
             case "misuse" -> HostileMisuseTest.cases(suiteArgs);
+            case "contract" -> HostileContractTest.cases(suiteArgs);
             case "leaks" -> HostileLeaksTest.cases(suiteArgs);
             default -> throw new IllegalArgumentException("unknown suite " + suite);
         };

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qwenvl.ChatMessage;
 import dev.qwenvl.Generation;
 import dev.qwenvl.GenerationStats;
+import dev.qwenvl.grounding.Detection;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,10 +22,11 @@ final class AnswerFormat {
     }
 
     /**
-     * One JSON object: {@code answer}, {@code stop_reason} (lower case), {@code model}, {@code mmproj} and
-     * {@code stats} (token counts, times in milliseconds, rates in tokens per second).
+     * One JSON object: {@code answer}, {@code stop_reason} (lower case), {@code model}, {@code mmproj},
+     * {@code stats} (token counts, times in milliseconds, rates in tokens per second, each image's geometry) and,
+     * when {@code detections} is not null, {@code detections}.
      */
-    static String json(Generation g, Path model, Path mmproj) {
+    static String json(Generation g, Path model, Path mmproj, List<Detection> detections) {
         ObjectNode root = JSON.createObjectNode();
         root.put("answer", g.text());
         root.put("stop_reason", g.stopReason().name().toLowerCase(Locale.ROOT));
@@ -40,6 +42,10 @@ final class AnswerFormat {
         stats.put("generation_ms", millis(s.generationTime()));
         stats.put("prompt_tokens_per_second", round(s.promptTokensPerSecond()));
         stats.put("generation_tokens_per_second", round(s.generationTokensPerSecond()));
+        stats.set("images", GroundingOutput.imagesJson(s.images()));
+        if (detections != null) {
+            root.set("detections", GroundingOutput.detectionsJson(detections));
+        }
         return write(root);
     }
 

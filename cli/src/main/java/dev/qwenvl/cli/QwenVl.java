@@ -9,6 +9,8 @@ import dev.qwenvl.ModelOptions;
 import dev.qwenvl.SamplingOptions;
 import dev.qwenvl.VisionLanguageModel;
 import dev.qwenvl.cli.hub.DownloadProgress;
+import dev.qwenvl.grounding.Detection;
+import dev.qwenvl.grounding.Grounding;
 import dev.qwenvl.cli.hub.HubClient;
 import dev.qwenvl.cli.hub.HubModelRef;
 import dev.qwenvl.cli.hub.ResolvedModel;
@@ -153,6 +155,15 @@ public final class QwenVl implements Callable<Integer> {
     @Option(names = "--json", description = "Print the answer and statistics as one JSON object.")
     boolean json;
 
+    @Option(names = "--detect", paramLabel = "THINGS",
+            description = "Ask where these comma-separated things are in the first image (Qwen's grounding prompt;"
+                    + " raises --image-min-tokens to " + Grounding.MIN_IMAGE_TOKENS + " unless given).")
+    String detect;
+
+    @Option(names = "--boxes", paramLabel = "FILE",
+            description = "Draw the answer's boxes and points onto the first image and write it as PNG.")
+    Path boxes;
+
     @Option(names = ExitCodes.VERBOSE, description = "Show llama.cpp's logs, statistics and stack traces on stderr.")
     boolean verbose;
 
@@ -184,7 +195,7 @@ public final class QwenVl implements Callable<Integer> {
     public Integer call() throws IOException {
         Logging.configure(verbose);
         boolean imageFromStdin = images.contains(ImageSources.STDIN);
-        boolean chat = interactive || (prompt == null && io.stdinIsTerminal() && !imageFromStdin);
+        boolean chat = interactive || (prompt == null && detect == null && io.stdinIsTerminal() && !imageFromStdin);
         checkUsage(chat, imageFromStdin);
         SamplingOptions sampling = usage(this::sampling);
         ModelOptions modelOptions = usage(this::modelOptions);
@@ -194,7 +205,8 @@ public final class QwenVl implements Callable<Integer> {
         for (String source : images) {
             decoded.add(sources.read(source));
         }
-        String question = prompt != null || chat ? prompt : readPrompt(io.in());
+        String question = detect != null ? usage(() -> Grounding.prompt(GroundingOutput.things(detect)))
+                : prompt != null || chat ? prompt : readPrompt(io.in());
         ResolvedModel files = modelFiles();
         ConversationOptions conversationOptions = ConversationOptions.defaults().withJinja(jinja)
                 .withSystemPrompt(system);
@@ -208,19 +220,35 @@ public final class QwenVl implements Callable<Integer> {
                 return ExitCodes.OK;
             }
             Message message = new Message(question, decoded);
+            Generation g;
             if (json) {
-                Generation g = cancel.ask(conversation, message, sampling, piece -> { });
-                io.out().println(AnswerFormat.json(g, vlm.modelFile(), vlm.mmprojFile()));
-                io.out().flush();
+                g = cancel.ask(conversation, message, sampling, piece -> { });
             } else {
-                stream(cancel, conversation, message, sampling);
+                g = stream(cancel, conversation, message, sampling);
+            }
+            List<Detection> detections = grounding() ? Grounding.parse(g, 0) : null;
+            if (boxes != null) {
+                GroundingOutput.writeBoxes(decoded.get(0), detections, boxes);
+            }
+            if (json) {
+                io.out().println(AnswerFormat.json(g, vlm.modelFile(), vlm.mmprojFile(), detections));
+                io.out().flush();
+            } else if (detections != null) {
+                io.err().println("qwenvl: " + GroundingOutput.summary(detections)
+                        + (boxes != null ? "; drawn onto " + boxes : ""));
             }
             return ExitCodes.OK;
         }
     }
 
+    /** Whether the answer is read for boxes and points: --detect or --boxes. */
+    private boolean grounding() {
+        return detect != null || boxes != null;
+    }
+
     /** Asks, printing each piece of the answer on stdout as it comes, then a newline; statistics under --verbose. */
-    private void stream(CancelOnExit cancel, Conversation conversation, Message message, SamplingOptions sampling) {
+    private Generation stream(CancelOnExit cancel, Conversation conversation, Message message,
+                              SamplingOptions sampling) {
         Generation g = cancel.ask(conversation, message, sampling, piece -> {
             io.out().print(piece);
             io.out().flush();
@@ -230,6 +258,7 @@ public final class QwenVl implements Callable<Integer> {
         if (verbose) {
             io.err().println("qwenvl: " + AnswerFormat.statsLine(g));
         }
+        return g;
     }
 
     private void checkUsage(boolean chat, boolean imageFromStdin) {
@@ -248,11 +277,19 @@ public final class QwenVl implements Callable<Integer> {
         if (chat && imageFromStdin) {
             throw usageError("--image - reads stdin, which interactive mode needs for the chat; pass a file");
         }
-        if (imageFromStdin && prompt == null) {
+        if (imageFromStdin && prompt == null && detect == null) {
             throw usageError("--image - reads stdin, so give the question with --prompt");
         }
         if (chat && json) {
             throw usageError("--json prints one answer; it cannot be combined with interactive mode");
+        }
+        if (grounding() && (chat || images.isEmpty())) {
+            throw usageError((detect != null ? "--detect" : "--boxes") + (images.isEmpty()
+                    ? " needs an image to look at: add --image" : " reads one answer; it cannot be combined with"
+                    + " interactive mode"));
+        }
+        if (detect != null && prompt != null) {
+            throw usageError("--detect builds the question itself; leave out --prompt");
         }
     }
 
@@ -296,7 +333,7 @@ public final class QwenVl implements Callable<Integer> {
             o = o.withImageTokens(imageMinTokens == null ? 0 : imageMinTokens,
                     imageMaxTokens == null ? 0 : imageMaxTokens);
         }
-        return o;
+        return detect != null ? Grounding.modelOptions(o) : o;
     }
 
     /** The local model files: --model/--mmproj, else the Hub's (downloaded unless --offline). */

@@ -1,0 +1,123 @@
+package dev.qwenvl;
+
+import dev.qwenvl.testing.ModelPair;
+import dev.qwenvl.testing.Spec;
+import dev.qwenvl.testing.TestImages;
+import dev.qwenvl.testing.TinyModels;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Conversations decoded together in one shared context answer what each answers alone (greedy tokens; the logits of
+ * a batch of several rows are not bit-identical, so equal tokens is the promise), whatever their start times, and
+ * cancels and closes among them neither crash nor disturb the others.
+ */
+class ParallelSequencesTest {
+    private static final SamplingOptions GREEDY = SamplingOptions.greedy().withMaxTokens(24);
+    private static final ModelOptions SOLO = ModelOptions.defaults().withThreads(2).withContextSize(1024)
+            .withFlashAttention(ModelOptions.FlashAttention.DISABLED).withPrefixCacheBytes(0).withImageCacheBytes(0);
+    private static final String[] PROMPTS = {"Describe the image.", "What colour dominates?", "Count the shapes.",
+            "Is it a photograph?", "Write a caption.", "What is at the top?", "Name one object.", "Is it bright?"};
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest(name = "{0} sequences")
+    @ValueSource(ints = {2, 4, 8})
+    void togetherEachAnswersAsAlone(int n) throws Exception {
+        ModelPair pair = TinyModels.pair(Spec.tiny(Spec.Projector.QWEN25VL));
+        List<Message> questions = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Path png = i % 2 == 0 ? TestImages.gradient(dir.resolve("g" + i + ".png"), 64 + 40 * i, 64 + 24 * i)
+                    : TestImages.checkerboard(dir.resolve("c" + i + ".png"), 300 - 20 * i, 200 + 10 * i, 11 + i);
+            questions.add(i == 3 ? Message.of(PROMPTS[i]) : Message.of(PROMPTS[i], Image.read(png)));
+        }
+        List<String> alone = new ArrayList<>();
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), SOLO)) {
+            for (Message q : questions) {
+                try (Conversation c = model.newConversation()) {
+                    alone.add(c.ask(q, GREEDY).text());
+                }
+            }
+        }
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(),
+                SOLO.withParallelSequences(n));
+             ExecutorService threads = Executors.newFixedThreadPool(n)) {
+            List<Future<String>> together = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                Message q = questions.get(i);
+                int delay = 37 * i; // staggered: some join while others are mid-answer
+                boolean followUp = i < 2;
+                together.add(threads.submit(() -> {
+                    Thread.sleep(delay);
+                    try (Conversation c = model.newConversation()) {
+                        String first = c.ask(q, GREEDY).text();
+                        if (followUp) {
+                            c.ask(Message.of("And then?"), GREEDY); // a second turn, decoded beside the others
+                        }
+                        return first;
+                    }
+                }));
+            }
+            for (int i = 0; i < n; i++) {
+                assertEquals(alone.get(i), together.get(i).get(300, TimeUnit.SECONDS),
+                        "conversation " + i + " of " + n + " answers as alone");
+            }
+        }
+    }
+
+    @Test
+    void cancelsAndClosesAmongThemDisturbNoOne() throws Exception {
+        ModelPair pair = TinyModels.pair(Spec.tiny(Spec.Projector.QWEN25VL));
+        Message q = Message.of("Describe the image.", Image.read(TestImages.gradient(dir.resolve("g.png"), 200, 120)));
+        String alone;
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), SOLO);
+             Conversation c = model.newConversation()) {
+            alone = c.ask(q, GREEDY).text();
+        }
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(),
+                SOLO.withParallelSequences(4));
+             ExecutorService threads = Executors.newFixedThreadPool(4)) {
+            Conversation steady = model.newConversation();
+            Future<String> kept = threads.submit(() -> steady.ask(q, GREEDY).text());
+            for (int round = 0; round < 6; round++) {
+                Conversation doomed = model.newConversation();
+                SamplingOptions endless = SamplingOptions.defaults().withSeed(round).withMaxTokens(2000);
+                Future<Generation> cut = threads.submit(() -> doomed.ask(q, endless));
+                Thread.sleep(20 + 15 * round);
+                if (round % 2 == 0) {
+                    doomed.cancel();
+                    assertEquals(StopReason.CANCELLED, cut.get(60, TimeUnit.SECONDS).stopReason());
+                    doomed.close();
+                } else {
+                    doomed.close();
+                    assertEquals(StopReason.CANCELLED, cut.get(60, TimeUnit.SECONDS).stopReason());
+                }
+            }
+            assertEquals(alone, kept.get(120, TimeUnit.SECONDS), "the steady conversation answers as alone");
+            steady.close();
+            List<Conversation> four = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                four.add(model.newConversation());
+            }
+            IllegalStateException e = assertThrows(IllegalStateException.class, model::newConversation);
+            assertTrue(e.getMessage().contains("all 4 sequences"), e.getMessage());
+            four.forEach(Conversation::close);
+            model.newConversation().close();
+        }
+    }
+}
