@@ -19,8 +19,10 @@ import dev.langchain4j.model.chat.response.ChatResponse;
  * }
  * }
  *
- * <p>Each request runs in a fresh {@link dev.qwenvl.Conversation} (its own KV cache): the earlier turns are evaluated
- * again with the question. Requests may run on several threads at once. Parameters LangChain4j has but qwenvl cannot
+ * <p>Each request runs in a fresh {@link dev.qwenvl.Conversation} (its own KV cache), closed after the answer; a later
+ * request that resends the same history takes its cells over from the model's prefix cache, so earlier turns are not
+ * computed again ({@link QwenVlChatResponseMetadata#stats()} says how many tokens were cached). Requests may run on
+ * several threads at once. Parameters LangChain4j has but qwenvl cannot
  * honour (tools, JSON response formats) raise {@link dev.langchain4j.exception.UnsupportedFeatureException}; bad
  * images and prompts raise the facade's {@link dev.qwenvl.QwenVlException}s.
  */

@@ -112,9 +112,12 @@ final class RequestMapping {
             int output = answer.stats().generatedTokens();
             return ChatResponse.builder()
                     .aiMessage(AiMessage.from(answer.text()))
-                    .modelName(modelName)
-                    .tokenUsage(new TokenUsage(input, output, input + output))
-                    .finishReason(finishReason(answer))
+                    .metadata(QwenVlChatResponseMetadata.builder()
+                            .modelName(modelName)
+                            .tokenUsage(new TokenUsage(input, output, input + output))
+                            .finishReason(finishReason(answer))
+                            .stats(answer.stats())
+                            .build())
                     .build();
         }
     }

@@ -25,6 +25,7 @@ import dev.langchain4j.service.TokenStream;
 import dev.qwenvl.Conversation;
 import dev.qwenvl.ConversationOptions;
 import dev.qwenvl.Generation;
+import dev.qwenvl.GenerationStats;
 import dev.qwenvl.Image;
 import dev.qwenvl.ImageDownloader;
 import dev.qwenvl.ImageException;
@@ -162,6 +163,27 @@ class QwenVlChatModelTest {
         assertEquals(facade(Message.of(typed)).text(), answer);
         assertNotEquals(facade(ConversationOptions.defaults(), GREEDY, Message.of(typed)).text(), answer,
                 "read as special tokens, the same text is another prompt");
+    }
+
+    @Test
+    void aResentHistoryIsTakenOverFromThePrefixCache() {
+        QwenVlChatModel model = chatModel();
+        String first = model.chat("Hello.");
+        ChatResponse second = model.chat(UserMessage.from("Hello."), AiMessage.from(first),
+                UserMessage.from("And then?"));
+        GenerationStats stats = assertInstanceOf(QwenVlChatResponseMetadata.class, second.metadata()).stats();
+        assertTrue(stats.cachedTokens() > 0, "the first request's cells are reused: " + stats);
+        try (VisionLanguageModel uncached = VisionLanguageModel.load(vlm.modelFile(), vlm.mmprojFile(),
+                vlm.options().withPrefixCacheBytes(0));
+             Conversation chat = uncached.newConversation(QwenVlModelBuilder.DEFAULT_CONVERSATION)) {
+            chat.append(Role.USER, Message.of("Hello."));
+            chat.append(Role.ASSISTANT, Message.of(first));
+            Generation expected = chat.ask(Message.of("And then?"), GREEDY);
+            assertEquals(0, expected.stats().cachedTokens());
+            assertEquals(expected.text(), second.aiMessage().text(), "the cache changes no answer");
+            assertEquals(expected.stats().promptTokens(), second.tokenUsage().inputTokenCount(),
+                    "input tokens count the cached ones too");
+        }
     }
 
     @Test
