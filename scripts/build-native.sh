@@ -7,14 +7,14 @@
 # by the shim sources' hash, so a run with the same inputs returns at once and a later rebuild never changes the
 # libraries a running test loaded. ccache is used when installed.
 #   --backend cpu|cuda|metal|vulkan   (default cpu, or $QWENVL_BACKEND)
-#   --flavour host|portable           (default host, or $QWENVL_CPU_FLAVOUR)
+#   --flavour portable|host           (default portable, or $QWENVL_CPU_FLAVOUR): what ships, or tuned to this CPU
 #   --jobs N                          (default: all cores)
 #   --stage DIR                       also copy the runtime libraries into DIR/dev/qwenvl/natives/<platform>/,
 #                                     with natives.list naming them in load order (this is what the natives jar holds)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-backend=${QWENVL_BACKEND:-cpu}; flavour=${QWENVL_CPU_FLAVOUR:-host}; jobs=$(getconf _NPROCESSORS_ONLN); stage=
+backend=${QWENVL_BACKEND:-cpu}; flavour=${QWENVL_CPU_FLAVOUR:-portable}; jobs=$(getconf _NPROCESSORS_ONLN); stage=
 while [ $# -gt 0 ]; do
     case "$1" in
         --backend) backend=$2; shift 2 ;;
