@@ -60,7 +60,7 @@ list_natives() {
             echo "$f"; break
         done
     done
-    # The CPU variants of the portable flavour (drop_unshippable has removed the one that crashes a JVM).
+    # The CPU variants of the portable flavour (sapphirerapids is already gone from the snapshot, see below).
     for f in "$dir"/libggml-cpu-*.so "$dir"/libggml-cpu-*.dylib; do
         [ -e "$f" ] && echo "module:${f##*/}"
     done
@@ -76,15 +76,7 @@ stage_natives() {
     echo "staged $(grep -c . "$dir/natives.list") libraries into $dir" >&2
 }
 
-# The CPU variants ggml builds with every portable build (the ggml target depends on all of them) but that must never
-# sit in a directory ggml scans: sapphirerapids' AMX kernels die with SIGILL inside a JVM, and ggml would pick it first
-# on an AMX CPU. Removed from the hard-linked snapshot (build/bin keeps it), also from snapshots made before this rule.
-drop_unshippable() {
-    rm -f "$1"/libggml-cpu-sapphirerapids.so "$1"/libggml-cpu-sapphirerapids.dylib
-}
-
 finish() {
-    drop_unshippable "$result"
     link_result
     [ -z "$stage" ] || stage_natives "$stage"
     exit 0
@@ -122,7 +114,9 @@ cmake --build "$build" --target qwenvl-natives -j "$jobs" >"$build/build.log" 2>
 # Snapshot bin/ by hard links: the linker replaces a file it rewrites, so this copy never changes afterwards.
 rm -rf "$result.tmp"; mkdir -p "$build/out"
 cp -al "$build/bin" "$result.tmp"
-drop_unshippable "$result.tmp"
+# GGML_CPU_ALL_VARIANTS always builds sapphirerapids (AMX), whose kernels die with SIGILL here; ggml's loader scans the
+# directory and would pick it on an AMX CPU (the facade and llama-mtmd-cli alike), so the snapshot never holds it.
+rm -f "$result.tmp"/libggml-cpu-sapphirerapids.*
 list_natives "$result.tmp" > "$result.tmp/natives.list"
 mv "$result.tmp" "$result"
 echo "native build $key/$shim_inputs took $(( $(date +%s) - start )) s" >&2
