@@ -97,7 +97,9 @@ public final class MemoryPlan {
     }
 
     /**
-     * The plan for loading the pair with options and holding {@code conversations} conversations open at once.
+     * The plan for loading the pair with options and holding {@code conversations} conversations open at once: a
+     * context each, or with {@link ModelOptions#parallelSequences()} above 1 the one shared context of that many
+     * sequences, whatever {@code conversations} says (no more can be open at once).
      *
      * @throws InvalidModelException if a file is missing, damaged, or the two do not belong together
      * @throws ModelLoadException    if llama.cpp cannot read them even without allocating
