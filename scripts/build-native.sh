@@ -60,10 +60,8 @@ list_natives() {
             echo "$f"; break
         done
     done
-    # The CPU variants of the portable flavour. sapphirerapids (AMX) is never built nor shipped: its kernels die with
-    # SIGILL inside a JVM on AMX CPUs (the JVM's threads lack the AMX state permission the kernels assume).
+    # The CPU variants of the portable flavour (sapphirerapids is already gone from the snapshot, see below).
     for f in "$dir"/libggml-cpu-*.so "$dir"/libggml-cpu-*.dylib; do
-        case "$f" in *sapphirerapids*) continue ;; esac
         [ -e "$f" ] && echo "module:${f##*/}"
     done
     return 0
@@ -116,6 +114,9 @@ cmake --build "$build" --target qwenvl-natives -j "$jobs" >"$build/build.log" 2>
 # Snapshot bin/ by hard links: the linker replaces a file it rewrites, so this copy never changes afterwards.
 rm -rf "$result.tmp"; mkdir -p "$build/out"
 cp -al "$build/bin" "$result.tmp"
+# GGML_CPU_ALL_VARIANTS always builds sapphirerapids (AMX), whose kernels die with SIGILL here; ggml's loader scans the
+# directory and would pick it on an AMX CPU (the facade and llama-mtmd-cli alike), so the snapshot never holds it.
+rm -f "$result.tmp"/libggml-cpu-sapphirerapids.*
 list_natives "$result.tmp" > "$result.tmp/natives.list"
 mv "$result.tmp" "$result"
 echo "native build $key/$shim_inputs took $(( $(date +%s) - start )) s" >&2

@@ -30,6 +30,8 @@ public final class NativeLibraries {
     public static final String PATH_ENV = "QWENVL_LIBRARY_PATH";
     static final String LIST = "natives.list";
     private static final String MODULE_PREFIX = "module:";
+    /** ggml builds this CPU variant too, but its AMX kernels die with SIGILL inside a JVM; ggml would pick it first. */
+    private static final String JVM_CRASHING_VARIANT = "ggml-cpu-sapphirerapids";
     private static final List<String> LOAD_ORDER =
             List.of("ggml-base", "ggml-cpu", "ggml-blas", "ggml-rpc", "ggml-cuda", "ggml-metal", "ggml-vulkan", "ggml", "llama",
                     "mtmd", "llama-common", "qwenvl-shim");
@@ -43,6 +45,7 @@ public final class NativeLibraries {
     public static synchronized Path load() {
         if (loadedFrom == null) {
             Path dir = locate();
+            refuseCrashingVariant(dir);
             for (Path lib : librariesIn(dir)) {
                 try {
                     System.load(lib.toString());
@@ -55,6 +58,17 @@ public final class NativeLibraries {
             loadedFrom = dir;
         }
         return loadedFrom;
+    }
+
+    /** ggml dlopens every CPU variant in the directory it scans, whatever natives.list says: refuse before it does. */
+    private static void refuseCrashingVariant(Path dir) {
+        for (String name : fileNames(JVM_CRASHING_VARIANT)) {
+            if (Files.exists(dir.resolve(name))) {
+                throw new NativeLibraryException(dir + " holds " + name + ": ggml would load this CPU variant on an"
+                        + " AMX CPU, and its AMX kernels die with SIGILL inside a JVM. Remove it from " + dir
+                        + " (scripts/build-native.sh leaves it out of native/target/bin)");
+            }
+        }
     }
 
     /** The directory the libraries were loaded from, or empty before {@link #load()}. */

@@ -66,6 +66,21 @@ class NativeLibrariesTest {
         assertTrue(c.output().contains("scripts/build-native.sh"), c.output());
     }
 
+    @Test
+    void directoryWithTheAmxVariantIsRefusedBeforeGgmlCanPickIt(@TempDir Path dir) throws Exception {
+        Path bin = Path.of(System.getProperty("qwenvl.native.bin"));
+        try (var files = Files.list(bin)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.createSymbolicLink(dir.resolve(f.getFileName()), f.toAbsolutePath());
+            }
+        }
+        Files.createFile(dir.resolve("libggml-cpu-sapphirerapids.so"));
+        Child c = run(List.of("-D" + NativeLibraries.PATH_PROPERTY + "=" + dir), null, classPath());
+        assertEquals(1, c.exit(), c.output());
+        assertTrue(c.output().contains("NativeLibraryException"), c.output());
+        assertTrue(c.output().contains("libggml-cpu-sapphirerapids.so") && c.output().contains("SIGILL"), c.output());
+    }
+
     private record Child(int exit, String output) {
     }
 
