@@ -2,8 +2,16 @@
 # Benchmarks the Java facade against llama.cpp's own llama-mtmd-cli, side by side on this machine: same build,
 # model files, image, prompt, threads, flash attention off, greedy decoding, alternating facade and CLI runs, each
 # in a fresh process. Prints a Markdown table and writes it to target/bench/bench-<date>.md. See the README's Benchmarks section.
-#   --model tiny|3b   tiny fixtures (default) or the synthetic Qwen2.5-VL-3B pair (Q4_K_M text, F16 mmproj; made
-#                     once into ~/.cache/qwenvl/fixtures, about 3 GB, several minutes)
+#   --model tiny|3b|32b  tiny fixtures (default), the synthetic Qwen2.5-VL-3B pair (Q4_K_M text, F16 mmproj; made
+#                     once into ~/.cache/qwenvl/fixtures, about 3 GB, several minutes) or the Qwen2.5-VL-32B-sized
+#                     pair (Q4_K_M blocks written directly, 21 GB in about a minute)
+#   --image-max-tokens N  both sides' bound on tokens per image (the memory plan sizes the vision encoder by it)
+#   --no-repack       both sides keep every weight in the mapped file (llama.cpp's --no-repack): no anonymous copy
+#                     of the repacked weights, which a 32B on 24 GiB cannot afford, and no AMX
+#   --context N       both sides' context (default 4096)
+#   --rpc             instead of the CLI comparison: the facade split over two loopback rpc-servers against the
+#                     facade run locally (load, encode, prompt, generation), answers checked equal
+#   --flash-attn      flash attention on, both sides (default off); shrinks the vision encoder's buffers by GBs
 #   --reps N          repetitions per side (default 5)
 #   --tokens N        greedy tokens per run (default 16)
 #   --threads N       threads for both sides (default 2, or fewer cores)

@@ -34,7 +34,8 @@ typedef struct qwenvl_memory_row {
     uint64_t compute; // compute buffers
 } qwenvl_memory_row;
 
-// Loads the text model and a context without allocating (common_get_device_memory_data) and writes one row per
+// Loads the text model and a context without allocating (as common_get_device_memory_data does, but counting the
+// CPU's extra buffer types, REPACK and AMX, in host memory, where that function drops them) and writes one row per
 // device of the model, then one for host memory. Returns the number of rows (more than max_rows: call again with
 // more), or -1 with the reason in err. Changes the llama.cpp logger while it runs: not thread-safe.
 QWENVL_FIT_API int32_t qwenvl_fit_text(const char * path_model, const struct llama_model_params * mparams,

@@ -1,29 +1,21 @@
 package dev.qwenvl;
 
-import dev.qwenvl.bindings.qwenvl_memory_row;
-
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 
 import static dev.qwenvl.bindings.qwenvl_h.ggml_backend_dev_description;
 import static dev.qwenvl.bindings.qwenvl_h.ggml_backend_dev_name;
-import static dev.qwenvl.bindings.qwenvl_h.qwenvl_fit_mmproj;
-import static dev.qwenvl.bindings.qwenvl_h.qwenvl_fit_text;
 
 /**
  * What loading a model pair will need, per device, and what each device has, known before anything is allocated.
  * llama.cpp measures its own parts: the text model's weights, one context's KV cache and compute buffers
  * ({@code common_get_device_memory_data}, the no-alloc load of {@code llama-fit-params}), and the mmproj's weights and
- * vision compute buffers ({@code mtmd_get_memory_usage}). This adds what they leave out: several conversations (each
- * has its own context), and the vision encoder at the largest image the token bounds allow, where libmtmd measures a
+ * vision compute buffers ({@code mtmd_get_memory_usage}), once per JVM for the same files and options
+ * ({@link MemoryMeasurement}). This adds what they leave out: several conversations (each has its own context, or
+ * with parallel sequences all share the one measured context of that many sequences), and the vision encoder at the largest image the token bounds allow, where libmtmd measures a
  * fixed warmup image.
  *
  * <pre>{@code
@@ -39,8 +31,6 @@ public final class MemoryPlan {
     static final long DEVICE_MARGIN = 1L << 30;
     /** Left free in host memory for the JVM and the allocators' slack. */
     static final long HOST_MARGIN = 512L << 20;
-    private static final int MAX_ROWS = 64;
-    private static final int ERR_LEN = 1024;
     private static final int CONTEXT_STEP = 256;
 
     /**
@@ -107,7 +97,9 @@ public final class MemoryPlan {
     }
 
     /**
-     * The plan for loading the pair with options and holding {@code conversations} conversations open at once.
+     * The plan for loading the pair with options and holding {@code conversations} conversations open at once: a
+     * context each, or with {@link ModelOptions#parallelSequences()} above 1 the one shared context of that many
+     * sequences, whatever {@code conversations} says (no more can be open at once).
      *
      * @throws InvalidModelException if a file is missing, damaged, or the two do not belong together
      * @throws ModelLoadException    if llama.cpp cannot read them even without allocating
@@ -128,60 +120,30 @@ public final class MemoryPlan {
     }
 
     /**
-     * The plan for files that passed {@link ModelFiles}' checks ({@code meta} is the text model's). One at a time:
-     * common_get_device_memory_data swaps llama.cpp's global logger while it runs.
+     * The plan for files that passed {@link ModelFiles}' checks ({@code meta} is the text model's). With parallel
+     * sequences the conversations share one measured context; otherwise each has its own.
      */
-    static synchronized MemoryPlan measure(Path text, Path vision, GgufMetadata meta, ModelOptions options,
-                                           int conversations) {
+    static MemoryPlan measure(Path text, Path vision, GgufMetadata meta, ModelOptions options, int conversations) {
         long contextSize = options.contextSize() > 0 ? options.contextSize()
                 : meta.requireUnsigned("qwen2vl.context_length");
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment rows = qwenvl_memory_row.allocateArray(MAX_ROWS, arena);
-            MemorySegment err = arena.allocate(ERR_LEN);
-            NativeLog.drainRecent();
-            int n = qwenvl_fit_text(arena.allocateFrom(text.toString()),
-                    VisionLanguageModel.modelParams(arena, options), ContextHandle.params(arena, options),
-                    rows, MAX_ROWS, err, ERR_LEN);
-            if (n < 0 || n > MAX_ROWS) {
-                throw new ModelLoadException(NativeLog.withRecent("llama.cpp could not measure " + text + ": "
-                        + err.getString(0)));
-            }
-            Map<Long, Row> byDevice = new LinkedHashMap<>();
-            for (int i = 0; i < n; i++) {
-                MemorySegment r = qwenvl_memory_row.asSlice(rows, i);
-                Row row = byDevice.computeIfAbsent(qwenvl_memory_row.device(r).address(), a -> new Row(r));
-                row.weights += qwenvl_memory_row.model(r);
-                row.kvCache += qwenvl_memory_row.context(r) * conversations;
-                row.compute += qwenvl_memory_row.compute(r) * conversations;
-            }
-            MemorySegment warmup = arena.allocate(ValueLayout.JAVA_INT);
-            MemorySegment minTokens = arena.allocate(ValueLayout.JAVA_INT);
-            MemorySegment maxTokens = arena.allocate(ValueLayout.JAVA_INT);
-            int m = qwenvl_fit_mmproj(arena.allocateFrom(vision.toString()),
-                    VisionLanguageModel.visionParams(arena, options), rows, MAX_ROWS, warmup, minTokens, maxTokens,
-                    err, ERR_LEN);
-            if (m < 0 || m > MAX_ROWS) {
-                throw new ModelLoadException(NativeLog.withRecent("libmtmd could not measure the mmproj " + vision
-                        + ": " + err.getString(0)));
-            }
-            int warmupTokens = warmup.get(ValueLayout.JAVA_INT, 0);
-            int boundTokens = maxTokens.get(ValueLayout.JAVA_INT, 0);
-            double imageScale = imageScale(warmupTokens, boundTokens);
-            for (int i = 0; i < m; i++) {
-                MemorySegment r = qwenvl_memory_row.asSlice(rows, i);
-                Row row = byDevice.computeIfAbsent(qwenvl_memory_row.device(r).address(), a -> new Row(r));
-                row.mmprojWeights += qwenvl_memory_row.model(r);
-                row.visionCompute += (long) Math.ceil(qwenvl_memory_row.compute(r) * imageScale);
-            }
-            NativeLog.drainRecent(); // the no-alloc loads' warnings explain nothing later
-            HostMemory host = HostMemory.now();
-            List<Device> devices = new ArrayList<>();
-            long caches = options.imageCacheBytes() + options.prefixCacheBytes();
-            byDevice.forEach((address, row) -> devices.add(address == 0 ? row.host(host, caches) : row.device()));
-            devices.sort((a, b) -> Boolean.compare(a.host(), b.host())); // host last
-            return new MemoryPlan(text, vision, options, conversations, contextSize, boundTokens, warmupTokens,
-                    devices);
+        MemoryMeasurement m = MemoryMeasurement.of(text, vision, options);
+        int contexts = options.parallelSequences() > 1 ? 1 : conversations;
+        double imageScale = imageScale(m.warmupTokens(), m.boundTokens());
+        HostMemory host = HostMemory.now();
+        long caches = options.imageCacheBytes() + options.prefixCacheBytes();
+        List<Device> devices = new ArrayList<>();
+        for (MemoryMeasurement.Part p : m.parts()) {
+            long visionCompute = (long) Math.ceil(p.visionCompute() * imageScale);
+            devices.add(p.host()
+                    ? new Device("host", "host memory (RAM)", host.available(), host.total(), p.weights(),
+                            p.kvCache() * contexts, p.compute() * contexts, p.mmprojWeights(), visionCompute, caches)
+                    : new Device(ggml_backend_dev_name(p.device()).getString(0),
+                            ggml_backend_dev_description(p.device()).getString(0), p.free(), p.total(), p.weights(),
+                            p.kvCache() * contexts, p.compute() * contexts, p.mmprojWeights(), visionCompute, 0));
         }
+        devices.sort((x, y) -> Boolean.compare(x.host(), y.host())); // host last
+        return new MemoryPlan(text, vision, options, conversations, contextSize, m.boundTokens(), m.warmupTokens(),
+                devices);
     }
 
     /**
@@ -196,35 +158,6 @@ public final class MemoryPlan {
         }
         double ratio = (double) boundTokens / warmupTokens;
         return ratio * ratio;
-    }
-
-    /** One device's sums while the rows are read. */
-    private static final class Row {
-        final MemorySegment device;
-        final long free;
-        final long total;
-        long weights;
-        long kvCache;
-        long compute;
-        long mmprojWeights;
-        long visionCompute;
-
-        Row(MemorySegment r) {
-            device = qwenvl_memory_row.device(r);
-            free = qwenvl_memory_row.free(r);
-            total = qwenvl_memory_row.total(r);
-        }
-
-        Device host(HostMemory host, long caches) {
-            return new Device("host", "host memory (RAM)", host.available(), host.total(), weights, kvCache,
-                    compute, mmprojWeights, visionCompute, caches);
-        }
-
-        Device device() {
-            return new Device(ggml_backend_dev_name(device).getString(0),
-                    ggml_backend_dev_description(device).getString(0), free, total, weights, kvCache, compute,
-                    mmprojWeights, visionCompute, 0);
-        }
     }
 
     /** The text model's file. */

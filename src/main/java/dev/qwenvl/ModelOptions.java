@@ -39,12 +39,17 @@ import java.util.List;
  *                        {@link InsufficientMemoryException}, a load that would not fit the machine's memory
  * @param rpcServers      rpc-servers whose devices take a share of the text model's layers, as llama.cpp's
  *                        {@code --rpc}; empty for none. Never expose an rpc-server beyond a network you trust
+ * @param repack          let llama.cpp's CPU backend move weights into its extra buffer types (repacked for wider
+ *                        instructions, or AMX tiles), as it does by default; off (llama.cpp's {@code --no-repack})
+ *                        leaves every weight in the mapped file: no anonymous second copy, somewhat slower matrix
+ *                        products, and no AMX (which some virtual machines advertise but fault on)
  */
 public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mainGpu, int contextSize, int batchSize,
                            int microBatchSize, FlashAttention flashAttention, boolean mmprojOnGpu, int imageMinTokens,
                            int imageMaxTokens, LoadMode loadMode, boolean warmup,
                            LoadProgressListener progress, long imageCacheBytes, long prefixCacheBytes,
-                           int parallelSequences, boolean memoryCheck, List<RpcServer> rpcServers) {
+                           int parallelSequences, boolean memoryCheck, List<RpcServer> rpcServers,
+                           boolean repack) {
 
     private static final int MAX_THREADS = 512; // GGML_MAX_N_THREADS: ggml sizes its thread arrays by it
     private static final int MAX_SEQUENCES = 256; // LLAMA_MAX_SEQ: llama.cpp refuses more
@@ -107,7 +112,7 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         int cores = Runtime.getRuntime().availableProcessors();
         int threads = cores > 4 ? cores / 2 : cores; // physical cores, roughly, like llama.cpp's cpu_get_num_math
         return new ModelOptions(threads, threads, -1, 0, 4096, 2048, 512, FlashAttention.AUTO, true, 0, 0,
-                LoadMode.AUTO, true, null, 256L << 20, 256L << 20, 1, true, List.of());
+                LoadMode.AUTO, true, null, 256L << 20, 256L << 20, 1, true, List.of(), true);
     }
 
     public ModelOptions withThreads(int n) {
@@ -188,6 +193,11 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         return copy(b -> b.rpcServers = servers);
     }
 
+    /** Whether the CPU backend may repack weights into its extra buffer types (default on; off: {@code --no-repack}). */
+    public ModelOptions withRepack(boolean on) {
+        return copy(b -> b.repack = on);
+    }
+
     /** The one place a changed copy is made: every wither edits a mutable copy of the fields, then validates. */
     private ModelOptions copy(java.util.function.Consumer<Fields> change) {
         Fields b = new Fields(this);
@@ -216,6 +226,7 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         int parallelSequences;
         boolean memoryCheck;
         List<RpcServer> rpcServers;
+        boolean repack;
 
         Fields(ModelOptions o) {
             threads = o.threads;
@@ -237,12 +248,14 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
             parallelSequences = o.parallelSequences;
             memoryCheck = o.memoryCheck;
             rpcServers = o.rpcServers;
+            repack = o.repack;
         }
 
         ModelOptions build() {
             return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize,
                     microBatchSize, flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup,
-                    progress, imageCacheBytes, prefixCacheBytes, parallelSequences, memoryCheck, rpcServers);
+                    progress, imageCacheBytes, prefixCacheBytes, parallelSequences, memoryCheck, rpcServers,
+                    repack);
         }
     }
 

@@ -57,14 +57,20 @@ final class SharedContext implements AutoCloseable {
     private final List<Request> waiting = new ArrayList<>(); // guarded by rounds
     private int generating;                                   // guarded by rounds
 
-    SharedContext(VisionLanguageModel model) {
-        ModelOptions o = model.options();
+    /** The context of {@code o.parallelSequences()} sequences of {@code o.contextSize()} tokens each. */
+    static MemorySegment params(Arena arena, ModelOptions o) {
         int n = o.parallelSequences();
         MemorySegment params = ContextHandle.params(arena, o);
         llama_context_params.n_ctx(params, o.contextSize() * n);
         llama_context_params.n_seq_max(params, n);
         llama_context_params.kv_unified(params, false); // a stream per sequence: its attention sees only its cells
-        MemorySegment c = llama_init_from_model(model.model(), params);
+        return params;
+    }
+
+    SharedContext(VisionLanguageModel model) {
+        ModelOptions o = model.options();
+        int n = o.parallelSequences();
+        MemorySegment c = llama_init_from_model(model.model(), params(arena, o));
         if (NativeRuntime.isNull(c)) {
             arena.close();
             throw new ModelLoadException(NativeLog.withRecent("llama.cpp could not create a context of " + n

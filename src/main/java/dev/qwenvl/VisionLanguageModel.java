@@ -138,6 +138,7 @@ public final class VisionLanguageModel implements AutoCloseable {
         llama_model_params.n_gpu_layers(params, options.gpuLayers());
         llama_model_params.main_gpu(params, options.mainGpu());
         llama_model_params.load_mode(params, options.loadMode().ordinal() - 1); // AUTO = -1, then llama.cpp's order
+        llama_model_params.use_extra_bufts(params, options.repack());
         if (!options.rpcServers().isEmpty()) {
             llama_model_params.devices(params, RpcServer.devices(arena, options.rpcServers()));
         }

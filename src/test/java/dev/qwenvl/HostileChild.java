@@ -46,6 +46,7 @@ public final class HostileChild {
             case "contract" -> HostileContractTest.cases(suiteArgs);
             case "leaks" -> HostileLeaksTest.cases(suiteArgs);
             case "rpc" -> RpcTest.cases(suiteArgs);
+            case "rpc-dies" -> RpcTest.dyingCases(suiteArgs);
             default -> throw new IllegalArgumentException("unknown suite " + suite);
         };
         if (names.isEmpty()) {

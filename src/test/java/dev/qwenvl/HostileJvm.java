@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -22,6 +23,8 @@ import java.util.stream.Stream;
  * (with its exit status, the end of its stderr and its hs_err file) and the remaining cases go on in a fresh child.
  */
 final class HostileJvm {
+    /** ggml_abort's own line: {@code file.cpp:LINE: message}. */
+    private static final Pattern GGML_ABORT_LINE = Pattern.compile("\\.(c|cpp):\\d+: ");
     /** What one case did: {@code ok} with a detail, a Java exception, or a crash of its JVM. */
     record Outcome(String name, Kind kind, String type, String detail) {
         enum Kind { OK, THREW, CRASHED }
@@ -114,7 +117,8 @@ final class HostileJvm {
             }
             String assertion = stderrTail().lines()
                     .filter(l -> l.contains("GGML_ASSERT") || l.contains("GGML_ABORT") || l.contains("terminate called")
-                            || l.contains("what():")).reduce((a, b) -> b).orElse("");
+                            || l.contains("what():") || GGML_ABORT_LINE.matcher(l).find()).reduce((a, b) -> b)
+                    .orElse("");
             return (!hsErr.isEmpty() ? "fatal signal in native code;" : exit == 134 ? "abort()" : "died") + hsErr
                     + (assertion.isEmpty() ? "" : "; " + assertion.strip());
         }

@@ -13,6 +13,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 import static dev.qwenvl.bindings.qwenvl_h.qwenvl_context_memory;
@@ -78,6 +79,45 @@ class MemoryPlanTest {
         assertEquals(3 * a.kvCache(), b.kvCache());
         assertEquals(3 * a.compute(), b.compute());
         assertEquals(a.mmprojWeights(), b.mmprojWeights());
+    }
+
+    @Test
+    void parallelSequencesArePlannedAsTheirOneSharedContext() {
+        ModelPair pair = TinyModels.pair(TINY);
+        ModelOptions options = ModelOptions.defaults().withThreads(2).withContextSize(2048).withParallelSequences(3);
+        MemoryPlan plan = MemoryPlan.of(pair.text(), pair.mmproj(), options, 3);
+        MemoryPlan.Device host = plan.devices().getLast();
+        assertEquals(3 * 2048 * KV_BYTES_PER_TOKEN, host.kvCache(), "three sequences of 2048 tokens:\n" + plan);
+
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), options);
+             Conversation chat = model.newConversation(); Arena arena = Arena.ofConfined()) {
+            MemorySegment rows = qwenvl_memory_row.allocateArray(8, arena);
+            int n = qwenvl_context_memory(chat.context(), rows, 8); // the shared context every conversation uses
+            MemorySegment real = qwenvl_memory_row.asSlice(rows, n - 1);
+            assertEquals(qwenvl_memory_row.context(real), host.kvCache(), "KV cache:\n" + plan);
+            assertEquals(qwenvl_memory_row.compute(real), host.compute(), "compute buffers:\n" + plan);
+        }
+    }
+
+    @Test
+    void aFileRewrittenInPlaceIsMeasuredAgain(@TempDir Path dir) throws IOException {
+        ModelPair tiny = TinyModels.pair(TINY);
+        Path text = Files.copy(tiny.text(), dir.resolve("text.gguf"));
+        ModelOptions options = ModelOptions.defaults().withThreads(2).withContextSize(4096);
+        MemoryPlan before = MemoryPlan.of(text, tiny.mmproj(), options);
+        assertEquals(before.devices(), MemoryPlan.of(text, tiny.mmproj(), options).devices().stream()
+                .map(d -> withAvailable(d, before.devices().getLast().available())).toList(), "same files, same plan");
+
+        Files.copy(TinyModels.pair(DEEP).text(), text, StandardCopyOption.REPLACE_EXISTING);
+        MemoryPlan after = MemoryPlan.of(text, tiny.mmproj(), options);
+        assertEquals(4096 * DEEP_KV_BYTES_PER_TOKEN, after.devices().getLast().kvCache(),
+                "the deep model's KV cache, not the cached tiny one's:\n" + after);
+    }
+
+    /** The device with another reading of the host's free memory, which changes between two plans. */
+    private static MemoryPlan.Device withAvailable(MemoryPlan.Device d, long available) {
+        return new MemoryPlan.Device(d.name(), d.description(), available, d.total(), d.weights(), d.kvCache(),
+                d.compute(), d.mmprojWeights(), d.visionCompute(), d.caches());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.qwenvl.bench;
 
+import dev.qwenvl.MemoryPlan;
 import dev.qwenvl.testing.ModelPair;
 import dev.qwenvl.testing.Spec;
 import dev.qwenvl.testing.TestImages;
@@ -28,9 +29,9 @@ public final class Bench {
     private Bench() {
     }
 
-    public static void main(String[] args) throws IOException {
-        Report report = run(BenchOptions.parse(args));
-        if (!report.passed()) {
+    public static void main(String[] args) throws Exception {
+        BenchOptions o = BenchOptions.parse(args);
+        if (o.rpc() ? !RpcBench.run(o) : !run(o).passed()) {
             System.exit(1);
         }
     }
@@ -44,11 +45,19 @@ public final class Bench {
                 o.imageWidth(), o.imageHeight());
         List<Results> facade = new ArrayList<>();
         List<Results> cli = new ArrayList<>();
+        // what FacadeRun loads: the plan's prediction for it, measured before any run
+        MemoryPlan plan = MemoryPlan.of(pair.text(), pair.mmproj(), o.modelOptions());
+        System.err.print(plan);
+        boolean sameAnswers = true;
         for (int rep = 1; rep <= o.reps(); rep++) {
-            facade.add(ChildJvm.run(FacadeRun.class, o.out().resolve("facade-" + rep + ".stderr"),
-                    List.of(pair.text().toString(), pair.mmproj().toString(), image.toString(),
-                            Integer.toString(o.tokens()), Integer.toString(o.threads()))));
-            cli.add(CliRun.run(pair, image, o.tokens(), o.threads()));
+            Path facadeAnswer = o.out().resolve("facade-" + rep + ".answer");
+            Path cliAnswer = o.out().resolve("cli-" + rep + ".answer");
+            facade.add(FacadeRun.inChild(o, pair, image, facadeAnswer, List.of(), "facade-" + rep));
+            try (PeakRss rss = new PeakRss()) {
+                cli.add(CliRun.run(pair, image, o, cliAnswer)
+                        .put("peak_rss_bytes", rss.peakBytes()));
+            }
+            sameAnswers &= Files.readString(facadeAnswer).equals(Files.readString(cliAnswer));
             System.err.printf(Locale.ROOT, "repetition %d/%d: facade %.0f ms, CLI %.0f ms%n", rep, o.reps(),
                     facade.getLast().get("process_wall_ms"), cli.getLast().get("process_wall_ms"));
         }
@@ -61,14 +70,19 @@ public final class Bench {
                         Integer.toString(longTokens), Integer.toString(o.smoke() ? 2 : 7),
                         Integer.toString(o.smoke() ? 64 : 1024), Integer.toString(o.smoke() ? 1 : 5)));
         double loadAfter = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
-        Report report = new Report(o, facade, cli, probes, machine(loadBefore, loadAfter, pair));
-        String md = report.markdown();
+        Report report = new Report(o, facade, cli, probes, machine(loadBefore, loadAfter, pair), plan.needed(),
+                sameAnswers);
+        publish(o.out(), "bench-", report.markdown());
+        return report;
+    }
+
+    /** Prints a report and writes it to {@code <dir>/<prefix><date>.md}. */
+    static void publish(Path dir, String prefix, String md) throws IOException {
         System.out.println(md);
-        Path file = o.out().resolve("bench-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern(
-                "yyyy-MM-dd-HHmmss")) + ".md");
+        Path file = dir.resolve(prefix + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyy-MM-dd-HHmmss"))
+                + ".md");
         Files.writeString(file, md);
         System.err.println("written to " + file);
-        return report;
     }
 
     private static String machine(double loadBefore, double loadAfter, ModelPair pair) throws IOException {

@@ -3,6 +3,9 @@ package dev.qwenvl.bench;
 import dev.qwenvl.testing.ModelPair;
 import dev.qwenvl.testing.ReferenceCli;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -27,14 +30,16 @@ final class CliRun {
     private CliRun() {
     }
 
-    static Results run(ModelPair pair, Path image, int tokens, int threads) {
+    /** Runs the CLI once; its answer (stdout without the framing newlines) is written to {@code answerFile}. */
+    static Results run(ModelPair pair, Path image, BenchOptions o, Path answerFile) throws IOException {
         long start = System.nanoTime();
-        ReferenceCli.Result r = ReferenceCli.run(pair, image, BenchOptions.PROMPT, tokens, "-t",
-                Integer.toString(threads), "-lv", "4");
+        ReferenceCli.Result r = ReferenceCli.run(pair, image, BenchOptions.PROMPT, o.tokens(),
+                o.cliArgs().toArray(String[]::new));
         long wall = System.nanoTime() - start;
         if (r.exitCode() != 0) {
             throw new IllegalStateException("llama-mtmd-cli exited with " + r.exitCode() + ":\n" + r.stderrTail());
         }
+        Files.writeString(answerFile, new String(r.response(), StandardCharsets.UTF_8));
         String err = r.stderr();
         Matcher prompt = find(PROMPT, err, r);
         Matcher eval = find(EVAL, err, r);

@@ -25,9 +25,11 @@ final class Report {
     static final String BOUND = "Bandwidth bound for generation (tokens/s)";
     static final String FRACTION = "Generation as a fraction of the bound";
     static final String DECODE = "Image decode";
+    static final String RSS = "Peak RSS, mapped weights included (MiB)";
+    static final String PLAN = "Memory plan's prediction (MiB), and peak RSS / prediction, facade";
     /** Every row label the report must contain; the smoke test checks them. */
     static final List<String> ROWS = List.of(LOAD, ENCODE, PROMPT, GENERATION, IN_PROCESS, PROCESS, PROMPT_WALL, LOOP,
-            SAMPLING, OUTSIDE, JAVA, JAVA_SHARE, ALLOC, BANDWIDTH, WEIGHTS, BOUND, FRACTION, DECODE + " 640x480 PNG",
+            SAMPLING, OUTSIDE, JAVA, JAVA_SHARE, ALLOC, BANDWIDTH, WEIGHTS, BOUND, FRACTION, RSS, PLAN, DECODE + " 640x480 PNG",
             DECODE + " 640x480 JPG", DECODE + " 1920x1080 PNG", DECODE + " 1920x1080 JPG");
 
     private final BenchOptions options;
@@ -35,8 +37,13 @@ final class Report {
     private final List<Results> cli;
     private final Results probes;
     private final String machine;
+    private final long planned;
+    private final boolean sameAnswers;
 
-    Report(BenchOptions options, List<Results> facade, List<Results> cli, Results probes, String machine) {
+    Report(BenchOptions options, List<Results> facade, List<Results> cli, Results probes, String machine,
+           long planned, boolean sameAnswers) {
+        this.planned = planned;
+        this.sameAnswers = sameAnswers;
         this.options = options;
         this.facade = facade;
         this.cli = cli;
@@ -46,11 +53,16 @@ final class Report {
 
     String markdown() {
         StringBuilder md = new StringBuilder();
-        md.append("### ").append(options.model().equals("3b") ? "Realistic Qwen2.5-VL-3B pair (Q4_K_M text, F16 mmproj)"
-                : "Tiny fixture pair (F16)").append("\n\n");
+        md.append("### ").append(switch (options.model()) {
+            case "3b" -> "Realistic Qwen2.5-VL-3B pair (Q4_K_M text, F16 mmproj)";
+            case "32b" -> "Realistic Qwen2.5-VL-32B pair (Q4_K_M text written directly, F16 mmproj)";
+            default -> "Tiny fixture pair (F16)";
+        }).append("\n\n");
         md.append("`").append(options.describe()).append("`: ").append(options.reps()).append(" repetitions each,"
                 + " alternated (facade, CLI, facade, ...), each in a fresh process; ").append(options.tokens())
-                .append(" greedy tokens, ").append(options.threads()).append(" threads, flash attention off, a ")
+                .append(" greedy tokens, ").append(options.threads()).append(" threads, flash attention ")
+                .append(options.flashAttention() ? "on" : "off").append(options.repack() ? "" : ", no repacking")
+                .append(", a ")
                 .append(options.imageWidth()).append("x").append(options.imageHeight())
                 .append(" PNG, prompt \"").append(BenchOptions.PROMPT).append("\". Medians.\n\n");
         md.append(machine).append("\n\n");
@@ -62,6 +74,7 @@ final class Report {
         rate(md, GENERATION, r -> r.get("gen_runs") / r.get("gen_eval_ms") * 1e3);
         time(md, IN_PROCESS, r -> r.get("inproc_ms"));
         time(md, PROCESS, r -> r.get("process_wall_ms"));
+        time(md, RSS, r -> r.get("peak_rss_bytes") / (1 << 20));
         md.append("\n| Java side | Value |\n|---|---:|\n");
         row(md, PROMPT_WALL, num(median(facade, r -> r.get("prompt_tokens") / r.get("prompt_wall_ms") * 1e3)));
         row(md, LOOP, num(median(facade, r -> r.get("gen_tokens") / r.get("gen_wall_ms") * 1e3)));
@@ -79,6 +92,8 @@ final class Report {
         row(md, BOUND, num(bound));
         row(md, FRACTION + ", facade / CLI", pct(median(facade, r -> r.get("gen_runs") / r.get("gen_eval_ms") * 1e3)
                 / bound) + " / " + pct(median(cli, r -> r.get("gen_runs") / r.get("gen_eval_ms") * 1e3) / bound));
+        row(md, PLAN, num(planned / (double) (1 << 20)) + ", " + num(median(facade, r -> r.get("peak_rss_bytes"))
+                / planned));
         md.append("\n| ").append(DECODE).append(" (median ms) | ImageDecoder (Java) | stb_image (libmtmd) |"
                 + " Java/stb |\n|---|---:|---:|---:|\n");
         for (int[] size : Probes.IMAGE_SIZES) {
@@ -101,6 +116,9 @@ final class Report {
         if (facade.stream().anyMatch(r -> r.get("gen_full") != 1 || r.get("gen_tokens") != options.tokens())) {
             problems.add("a facade run stopped before " + options.tokens() + " tokens");
         }
+        if (!sameAnswers) {
+            problems.add("a facade answer differs from llama-mtmd-cli's (target/bench/*.answer)");
+        }
         double runs = facade.getFirst().get("gen_runs");
         double prompt = facade.getFirst().get("prompt_tokens");
         for (List<Results> side : List.of(facade, cli)) {
@@ -111,7 +129,8 @@ final class Report {
             }
         }
         return problems.isEmpty()
-                ? "Checks: every run generated " + options.tokens() + " tokens; facade and CLI evaluated the same "
+                ? "Checks: every run generated " + options.tokens() + " tokens, the same greedy text on both sides;"
+                        + " facade and CLI evaluated the same "
                         + (long) prompt + " prompt tokens and " + (long) runs + " counted decode runs."
                 : "**Checks failed: " + String.join("; ", problems) + ".**";
     }
@@ -143,7 +162,7 @@ final class Report {
         return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 
-    private static String num(double v) {
+    static String num(double v) {
         double a = Math.abs(v);
         return String.format(Locale.ROOT, a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : a >= 1 ? "%.2f" : "%.3f", v);
     }

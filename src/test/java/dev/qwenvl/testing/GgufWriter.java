@@ -27,6 +27,16 @@ import java.util.List;
  */
 final class GgufWriter implements AutoCloseable {
     private static final int CHUNK_ELEMENTS = 1 << 20;
+    private static final int QK_K = 256;
+    /** Q4_K sub-block scales 2 and mins 15 (both under 16, so no high bits): x = d * (2q - 15), q uniform 0..15. */
+    private static final byte[] Q4_K_SCALES = {2, 2, 2, 2, 15, 15, 15, 15, (byte) 0xF2, (byte) 0xF2, (byte) 0xF2,
+            (byte) 0xF2};
+    /** Standard deviation of 2q - 15 for q uniform on 0..15. */
+    private static final double Q4_K_SPREAD = 2 * Math.sqrt(255 / 12.0);
+    /** Q6_K's 16 int8 sub-block scales, all 1: x = d * (q - 32), q uniform 0..63. */
+    private static final byte[] Q6_K_SCALES = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    /** Standard deviation of q - 32 for q uniform on 0..63. */
+    private static final double Q6_K_SPREAD = Math.sqrt(4095 / 12.0);
 
     /** How a tensor's elements are drawn: mean + uniform noise of the given standard deviation. */
     record Fill(float mean, float std) {
@@ -108,6 +118,20 @@ final class GgufWriter implements AutoCloseable {
         tensors.add(new Tensor(name, GGML_TYPE_F16(), ne.clone(), fill));
     }
 
+    /**
+     * A Q4_K or Q6_K tensor written directly as random but valid blocks: uniform random quants under one fixed
+     * block scale chosen so the weights have {@code fill}'s standard deviation (mean 0), without an F16 detour.
+     */
+    void quantized(String name, int type, Fill fill, long... ne) {
+        if (type != GGML_TYPE_Q4_K() && type != GGML_TYPE_Q6_K()) {
+            throw new IllegalArgumentException("only Q4_K and Q6_K blocks are written directly, not type " + type);
+        }
+        if (fill.mean() != 0f || ne[0] % QK_K != 0) {
+            throw new IllegalArgumentException(name + ": direct blocks need mean 0 and rows a multiple of " + QK_K);
+        }
+        tensors.add(new Tensor(name, type, ne.clone(), fill));
+    }
+
     /** Writes header and data to {@code file}, which is truncated first. */
     void write(Path file) throws IOException {
         MemorySegment ggml = describeTensors();
@@ -161,6 +185,10 @@ final class GgufWriter implements AutoCloseable {
 
     private void writeData(FileChannel out, Tensor t, ByteBuffer chunk) throws IOException {
         SplitMix64 random = new SplitMix64(seed ^ SplitMix64.hash(t.name()));
+        if (t.type() == GGML_TYPE_Q4_K() || t.type() == GGML_TYPE_Q6_K()) {
+            writeBlocks(out, t, chunk, random);
+            return;
+        }
         boolean f16 = t.type() == GGML_TYPE_F16();
         float halfWidth = (float) (t.fill().std() * Math.sqrt(3.0)); // uniform on [-a, a] has std a/sqrt(3)
         long remaining = t.elements();
@@ -178,6 +206,38 @@ final class GgufWriter implements AutoCloseable {
             chunk.flip();
             writeFully(out, chunk);
             remaining -= n;
+        }
+    }
+
+    /** Q4_K: d, dmin, scales, 128 quant bytes (144 bytes); Q6_K: 128 + 64 quant bytes, scales, d (210 bytes). */
+    private static void writeBlocks(FileChannel out, Tensor t, ByteBuffer chunk, SplitMix64 random)
+            throws IOException {
+        boolean q6 = t.type() == GGML_TYPE_Q6_K();
+        int blockBytes = q6 ? 210 : 144;
+        short d = Float.floatToFloat16((float) (t.fill().std() / (q6 ? Q6_K_SPREAD : Q4_K_SPREAD)));
+        long remaining = t.elements() / QK_K;
+        int perChunk = chunk.capacity() / blockBytes;
+        while (remaining > 0) {
+            int n = (int) Math.min(remaining, perChunk);
+            chunk.clear();
+            for (int b = 0; b < n; b++) {
+                if (q6) {
+                    putRandom(chunk, random, 192);
+                    chunk.put(Q6_K_SCALES).putShort(d);
+                } else {
+                    chunk.putShort(d).putShort(d).put(Q4_K_SCALES);
+                    putRandom(chunk, random, 128);
+                }
+            }
+            chunk.flip();
+            writeFully(out, chunk);
+            remaining -= n;
+        }
+    }
+
+    private static void putRandom(ByteBuffer chunk, SplitMix64 random, int bytes) {
+        for (int i = 0; i < bytes; i += Long.BYTES) {
+            chunk.putLong(random.next());
         }
     }
 

@@ -1,5 +1,9 @@
 package dev.qwenvl.testing;
 
+import static dev.qwenvl.bindings.qwenvl_h.GGML_TYPE_Q4_K;
+import static dev.qwenvl.bindings.qwenvl_h.GGML_TYPE_Q6_K;
+import static dev.qwenvl.bindings.qwenvl_h.LLAMA_FTYPE_MOSTLY_Q4_K_M;
+
 import dev.qwenvl.testing.GgufWriter.Fill;
 import java.io.IOException;
 import java.io.InputStream;
@@ -27,7 +31,10 @@ final class QwenVlGguf {
     private QwenVlGguf() {
     }
 
-    /** Writes the F16 {@code qwen2vl} text model of {@code spec} (its weights field is ignored here). */
+    /**
+     * Writes the {@code qwen2vl} text model of {@code spec}: F16, or with {@link Spec.Weights#Q4_K_M_DIRECT} the
+     * Q4_K / Q6_K blocks llama_model_quantize's Q4_K_M would choose per tensor, written directly.
+     */
     static void writeText(Spec spec, Qwen2Vocab vocab, Path file) throws IOException {
         Spec.Text t = spec.text();
         long embd = t.embd();
@@ -35,7 +42,8 @@ final class QwenVlGguf {
         try (GgufWriter g = new GgufWriter(spec.seed())) {
             g.putString("general.architecture", "qwen2vl");
             g.putString("general.name", "random qwen2vl text, seed " + spec.seed());
-            g.putU32("general.file_type", FTYPE_MOSTLY_F16);
+            g.putU32("general.file_type", spec.weights() == Spec.Weights.Q4_K_M_DIRECT ? LLAMA_FTYPE_MOSTLY_Q4_K_M()
+                    : FTYPE_MOSTLY_F16);
             g.putU32("qwen2vl.context_length", t.contextLength());
             g.putU32("qwen2vl.embedding_length", t.embd());
             g.putU32("qwen2vl.block_count", t.layers());
@@ -49,25 +57,43 @@ final class QwenVlGguf {
             vocab.copyInto(g);
             g.putString("tokenizer.chat_template", chatTemplate(spec.template()));
 
-            g.f16("token_embd.weight", Fill.noise(1.0), embd, Qwen2Vocab.SIZE);
+            Matrices w = new Matrices(g, spec.weights() == Spec.Weights.Q4_K_M_DIRECT);
+            w.matrix("token_embd.weight", GGML_TYPE_Q4_K(), Fill.noise(1.0), embd, Qwen2Vocab.SIZE);
             g.f32("output_norm.weight", ONES, embd);
-            g.f16("output.weight", Fill.noise(1.0), embd, Qwen2Vocab.SIZE);
+            w.matrix("output.weight", GGML_TYPE_Q6_K(), Fill.noise(1.0), embd, Qwen2Vocab.SIZE);
             for (int i = 0; i < t.layers(); i++) {
                 String b = "blk." + i + ".";
+                int moreBits = moreBits(i, t.layers()) ? GGML_TYPE_Q6_K() : GGML_TYPE_Q4_K();
                 g.f32(b + "attn_norm.weight", ONES, embd);
-                g.f16(b + "attn_q.weight", Fill.weights(embd), embd, embd);
+                w.matrix(b + "attn_q.weight", GGML_TYPE_Q4_K(), Fill.weights(embd), embd, embd);
                 g.f32(b + "attn_q.bias", BIAS, embd);
-                g.f16(b + "attn_k.weight", Fill.weights(embd), embd, kv);
+                w.matrix(b + "attn_k.weight", GGML_TYPE_Q4_K(), Fill.weights(embd), embd, kv);
                 g.f32(b + "attn_k.bias", BIAS, kv);
-                g.f16(b + "attn_v.weight", Fill.weights(embd), embd, kv);
+                w.matrix(b + "attn_v.weight", moreBits, Fill.weights(embd), embd, kv);
                 g.f32(b + "attn_v.bias", BIAS, kv);
-                g.f16(b + "attn_output.weight", Fill.weights(embd), embd, embd);
+                w.matrix(b + "attn_output.weight", GGML_TYPE_Q4_K(), Fill.weights(embd), embd, embd);
                 g.f32(b + "ffn_norm.weight", ONES, embd);
-                g.f16(b + "ffn_gate.weight", Fill.weights(embd), embd, t.ff());
-                g.f16(b + "ffn_up.weight", Fill.weights(embd), embd, t.ff());
-                g.f16(b + "ffn_down.weight", Fill.weights(t.ff()), t.ff(), embd);
+                w.matrix(b + "ffn_gate.weight", GGML_TYPE_Q4_K(), Fill.weights(embd), embd, t.ff());
+                w.matrix(b + "ffn_up.weight", GGML_TYPE_Q4_K(), Fill.weights(embd), embd, t.ff());
+                w.matrix(b + "ffn_down.weight", moreBits, Fill.weights(t.ff()), t.ff(), embd);
             }
             g.write(file);
+        }
+    }
+
+    /** llama-quant.cpp's use_more_bits: the layers whose attn_v and ffn_down Q4_K_M stores as Q6_K. */
+    private static boolean moreBits(int layer, int layers) {
+        return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+    }
+
+    /** Adds 2-D weights as F16, or directly in the given K-quant type. */
+    private record Matrices(GgufWriter g, boolean direct) {
+        void matrix(String name, int quantType, Fill fill, long... ne) {
+            if (direct) {
+                g.quantized(name, quantType, fill, ne);
+            } else {
+                g.f16(name, fill, ne);
+            }
         }
     }
 

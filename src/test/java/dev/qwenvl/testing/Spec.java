@@ -40,9 +40,12 @@ public record Spec(Projector projector, Weights weights, long seed, Text text, V
         }
     }
 
-    /** File type of the text model; quantized types come from {@code llama_model_quantize} on the F16 model. */
+    /**
+     * File type of the text model: Q8_0 and Q4_K_M come from {@code llama_model_quantize} on the F16 model;
+     * Q4_K_M_DIRECT has Q4_K_M's per-tensor types written directly as random blocks (no 65 GB F16 for a 32B).
+     */
     public enum Weights {
-        F16, Q8_0, Q4_K_M
+        F16, Q8_0, Q4_K_M, Q4_K_M_DIRECT
     }
 
     /** The chat template stored in the text model. */
@@ -122,6 +125,17 @@ public record Spec(Projector projector, Weights weights, long seed, Text text, V
         return new Spec(Projector.QWEN25VL, Weights.Q4_K_M, 42,
                 new Text(2048, 36, 16, 2, 11008, 128000, List.of(16, 24, 24, 0)),
                 new Vision(1280, 32, 16, 3420, 14, 8, 560),
+                Template.CHATML);
+    }
+
+    /**
+     * Qwen2.5-VL-32B-Instruct's real dimensions, Q4_K_M written directly (about 19.8 GB text, 1.4 GB mmproj), for
+     * benchmarks. Unlike the real model: Qwen2's 151,936-token vocabulary, not the padded 152,064.
+     */
+    public static Spec realistic32B() {
+        return new Spec(Projector.QWEN25VL, Weights.Q4_K_M_DIRECT, 42,
+                new Text(5120, 64, 40, 8, 27648, 128000, List.of(16, 24, 24, 0)),
+                new Vision(1280, 32, 16, 3456, 14, 8, 560),
                 Template.CHATML);
     }
 

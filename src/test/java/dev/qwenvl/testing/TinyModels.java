@@ -85,7 +85,7 @@ public final class TinyModels {
 
     private static void writeText(Spec spec, Path target) throws IOException {
         try (Qwen2Vocab vocab = new Qwen2Vocab(llamaSource())) {
-            if (spec.weights() == Spec.Weights.F16) {
+            if (spec.weights() == Spec.Weights.F16 || spec.weights() == Spec.Weights.Q4_K_M_DIRECT) {
                 QwenVlGguf.writeText(spec, vocab, target);
                 return;
             }
@@ -104,7 +104,8 @@ public final class TinyModels {
         int ftype = switch (weights) {
             case Q8_0 -> LLAMA_FTYPE_MOSTLY_Q8_0();
             case Q4_K_M -> LLAMA_FTYPE_MOSTLY_Q4_K_M();
-            case F16 -> throw new IllegalArgumentException("F16 is written directly, not quantized");
+            case F16, Q4_K_M_DIRECT -> throw new IllegalArgumentException(weights + " is written directly, not"
+                    + " quantized");
         };
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment params = llama_model_quantize_default_params(arena);

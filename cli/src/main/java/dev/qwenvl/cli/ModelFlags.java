@@ -48,6 +48,10 @@ final class ModelFlags {
     @Option(names = "--no-memory-check", description = "Load even when the memory plan says it does not fit.")
     boolean noMemoryCheck;
 
+    @Option(names = {"-nr", "--no-repack"}, description = "Keep every weight in the mapped file: no repacked copy"
+            + " in memory, and no AMX (as llama.cpp's --no-repack).")
+    boolean noRepack;
+
     /** The options these flags give; IllegalArgumentException for a bad value. */
     ModelOptions toModelOptions() {
         ModelOptions o = ModelOptions.defaults().withContextSize(contextSize).withMmprojOnGpu(!noMmprojOffload)
@@ -57,6 +61,7 @@ final class ModelFlags {
                     case OFF -> ModelOptions.FlashAttention.DISABLED;
                 })
                 .withMemoryCheck(!noMemoryCheck)
+                .withRepack(!noRepack)
                 .withRpcServers(rpc.stream().map(RpcServer::parse).toList());
         if (threads != null) {
             o = o.withThreads(threads);
