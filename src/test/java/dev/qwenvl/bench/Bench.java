@@ -30,18 +30,27 @@ public final class Bench {
 
     public static void main(String[] args) throws IOException {
         Report report = run(BenchOptions.parse(args));
-        if (!report.passed()) {
+        if (report != null && !report.passed()) {
             System.exit(1);
         }
     }
 
-    /** Runs everything, prints the report and writes it; the report says whether both sides did the same work. */
+    /**
+     * Runs everything, prints the report and writes it; the report says whether both sides did the same work (null
+     * for the batched mode, whose report carries its own checks).
+     */
     static Report run(BenchOptions o) throws IOException {
         Files.createDirectories(o.out());
         double loadBefore = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         ModelPair pair = TinyModels.pair(o.spec());
         Path image = TestImages.gradient(o.out().resolve("bench-" + o.imageWidth() + "x" + o.imageHeight() + ".png"),
                 o.imageWidth(), o.imageHeight());
+        if (o.batched()) {
+            String md = BatchedBench.run(o, pair, image);
+            write(o, "batched-", md + "\n" + machine(loadBefore, ManagementFactory.getOperatingSystemMXBean()
+                    .getSystemLoadAverage(), pair) + "\n");
+            return null;
+        }
         List<Results> facade = new ArrayList<>();
         List<Results> cli = new ArrayList<>();
         for (int rep = 1; rep <= o.reps(); rep++) {
@@ -62,13 +71,16 @@ public final class Bench {
                         Integer.toString(o.smoke() ? 64 : 1024), Integer.toString(o.smoke() ? 1 : 5)));
         double loadAfter = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         Report report = new Report(o, facade, cli, probes, machine(loadBefore, loadAfter, pair));
-        String md = report.markdown();
+        write(o, "bench-", report.markdown());
+        return report;
+    }
+
+    private static void write(BenchOptions o, String prefix, String md) throws IOException {
         System.out.println(md);
-        Path file = o.out().resolve("bench-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern(
+        Path file = o.out().resolve(prefix + LocalDateTime.now().format(DateTimeFormatter.ofPattern(
                 "yyyy-MM-dd-HHmmss")) + ".md");
         Files.writeString(file, md);
         System.err.println("written to " + file);
-        return report;
     }
 
     private static String machine(double loadBefore, double loadAfter, ModelPair pair) throws IOException {
