@@ -48,8 +48,9 @@ final class BatchedBench {
                         + " llama-mtmd-cli); ").append(o.tokens()).append(" greedy tokens per sequence, ")
                 .append(o.threads()).append(" threads, ").append(o.contextSize()).append(" tokens of context per"
                         + " sequence on both sides, flash attention off. Medians.\n\n");
-        md.append("| Sequences | Facade, generation (tokens/s) | llama-batched-bench S_TG (tokens/s) | Facade / llama.cpp"
-                + " | Java outside decode+sampling (µs/token) | Sampling (µs/token) | Heap (bytes/token) |\n"
+        md.append("| Sequences | Facade, generation (tokens/s) | llama-batched-bench S_TG (tokens/s)"
+                + " | Facade / llama.cpp | Java outside decode+sampling (µs/token) | Sampling (µs/token)"
+                + " | Heap (bytes/token) |\n"
                 + "|---:|---:|---:|---:|---:|---:|---:|\n");
         for (int n : SEQUENCES) {
             String k = "n" + n + "_";
@@ -67,8 +68,8 @@ final class BatchedBench {
         double rerun = Report.median(cli, r -> r.get("process_wall_ms"));
         md.append("\n| Time to the first piece (ms) | Value | Ratio |\n|---|---:|---:|\n")
                 .append("| New conversation, image never seen (cold) | ").append(num(cold)).append(" | |\n")
-                .append("| New conversation, same image, caches warm | ").append(num(cached)).append(" | cold / cached ")
-                .append(num(cold / cached)).append(" |\n")
+                .append("| New conversation, same image, caches warm | ").append(num(cached))
+                .append(" | cold / cached ").append(num(cold / cached)).append(" |\n")
                 .append("| Follow-up question, same conversation | ").append(num(followUp)).append(" | |\n")
                 .append("| llama-mtmd-cli rerun with the whole history, -n 1, process wall | ").append(num(rerun))
                 .append(" | rerun / follow-up ").append(num(rerun / followUp)).append(" |\n\n");
@@ -115,7 +116,7 @@ final class BatchedBench {
         long t0 = System.nanoTime();
         ReferenceCli.Result r = ReferenceCli.run(pair, image, BatchedRun.FIRST + "\n" + answer + "\n"
                 + BatchedRun.FOLLOW_UP, 1, "-t", Integer.toString(o.threads()), "-c",
-                Integer.toString(o.contextSize()));
+                Integer.toString(o.contextSize()), "--image-max-tokens", Integer.toString(BatchedRun.IMAGE_MAX_TOKENS));
         long took = System.nanoTime() - t0;
         if (r.exitCode() != 0) {
             throw new IllegalStateException("llama-mtmd-cli exited with " + r.exitCode() + ":\n" + r.stderrTail());

@@ -36,6 +36,8 @@ public final class BatchedRun {
     static final String FIRST = "Describe the image.";
     static final String FOLLOW_UP = "And what colour is its top left corner?";
     static final String AGAIN = "Is there any text in the image?";
+    /** Both sides' bound on tokens per image: the vision compute buffer is sized for it (GiBs at the default). */
+    static final int IMAGE_MAX_TOKENS = 512;
     private static final int SAMPLE_CALLS = 21;
 
     private BatchedRun() {
@@ -54,7 +56,7 @@ public final class BatchedRun {
         Results out = new Results();
         try (VisionLanguageModel model = VisionLanguageModel.load(text, mmproj, ModelOptions.defaults()
                 .withThreads(threads).withContextSize(ctx).withParallelSequences(max)
-                .withFlashAttention(ModelOptions.FlashAttention.DISABLED))) {
+                .withImageTokens(0, IMAGE_MAX_TOKENS).withFlashAttention(ModelOptions.FlashAttention.DISABLED))) {
             together(model, 1, Math.min(tokens, 4), null); // warm-up: class loading, JIT
             for (int n : sequences) {
                 together(model, n, tokens, out);
