@@ -177,7 +177,11 @@ final class ContextHandle implements AutoCloseable {
 
     /** Decodes {@code token} at {@code pos} without sampling after it (the answer's last token). */
     void decodeLast(int token, int pos) {
-        exclusive(() -> decode(token, pos));
+        if (shared != null) {
+            shared.decodeAndSample(seqId, token, pos, null);
+        } else {
+            exclusive(() -> decode(token, pos));
+        }
     }
 
     private void decode(int token, int pos) {

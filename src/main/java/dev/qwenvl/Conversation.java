@@ -44,32 +44,9 @@ public final class Conversation implements AutoCloseable {
     private final boolean ownTemplate;
     private final SequenceState seq;
     private final ReentrantLock nativeLock = new ReentrantLock(); // held by every use of the context, and to free it
-    private final Object state = new Object();
     private final CountDownLatch freedLatch = new CountDownLatch(1);
-    private final List<Answer.Turn> pending = new ArrayList<>(); // guarded by state
-    private Run run;         // guarded by state: the question being answered
-    private boolean closed;  // guarded by state
-    private boolean freed;   // guarded by state
-    private Sampler sampler; // guarded by nativeLock: one chain for the whole chat, as llama-mtmd-cli keeps
-    private SamplingOptions samplerOptions;
-
-    /** One question: what it evaluates, its answer once started, and its cancellation. */
-    private static final class Run {
-        final Answer.Turn question;
-        final List<Answer.Turn> appended;
-        final SamplingOptions sampling;
-        volatile boolean cancelled;
-        volatile Thread driver; // the thread running its steps, and so its listener or stream consumer
-        Answer answer;          // guarded by nativeLock from here on
-        Generation result;
-        boolean completed;
-
-        Run(Answer.Turn question, List<Answer.Turn> appended, SamplingOptions sampling) {
-            this.question = question;
-            this.appended = appended;
-            this.sampling = sampling;
-        }
-    }
+    private final ChatSampler sampler; // guarded by nativeLock
+    private final ConversationGate gate;
 
     Conversation(VisionLanguageModel owner, ConversationOptions options) {
         this.owner = owner;
@@ -85,6 +62,8 @@ public final class Conversation implements AutoCloseable {
         context = c;
         ownTemplate = options.templateOverride() != null;
         seq = new SequenceState(c.ctx(), c.seqId());
+        sampler = new ChatSampler(owner);
+        gate = new ConversationGate(c, owner::checkOpen);
     }
 
     /** Asks with {@link SamplingOptions#defaults()} and returns the whole answer. */
@@ -111,7 +90,7 @@ public final class Conversation implements AutoCloseable {
      */
     public Generation ask(Message message, SamplingOptions sampling, Consumer<String> onText) {
         Objects.requireNonNull(onText, "onText");
-        Run r = claim(message, sampling);
+        Question r = claim(message, sampling);
         try {
             for (String piece = step(r); piece != null; piece = step(r)) {
                 onText.accept(piece);
@@ -130,7 +109,7 @@ public final class Conversation implements AutoCloseable {
      * Consume it from one thread, in a try-with-resources block.
      */
     public Stream<String> stream(Message message, SamplingOptions sampling) {
-        Run r = claim(message, sampling);
+        Question r = claim(message, sampling);
         Spliterator<String> pieces = new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE,
                 Spliterator.ORDERED | Spliterator.NONNULL) {
             @Override
@@ -153,8 +132,8 @@ public final class Conversation implements AutoCloseable {
             }
         };
         return StreamSupport.stream(pieces, false).onClose(() -> {
-            r.cancelled = true;
-            raiseAbort(r);
+            r.cancel();
+            gate.raiseAbort(r);
             complete(r);
         });
     }
@@ -169,21 +148,13 @@ public final class Conversation implements AutoCloseable {
     public void append(Role role, Message message) {
         Objects.requireNonNull(role, "role");
         Objects.requireNonNull(message, "message");
-        synchronized (state) {
-            checkIdle();
-            pending.add(new Answer.Turn(new ChatMessage(role.templateName(), message.contentWithMarkers()),
-                    message.images()));
-        }
+        gate.append(new Answer.Turn(new ChatMessage(role.templateName(), message.contentWithMarkers()),
+                message.images()));
     }
 
     /** Stops the answer in progress, if any, within one token; the conversation stays usable. Any thread. */
     public void cancel() {
-        synchronized (state) {
-            if (run != null) {
-                run.cancelled = true;
-                raiseAbort(run);
-            }
-        }
+        gate.cancel();
     }
 
     /**
@@ -192,9 +163,7 @@ public final class Conversation implements AutoCloseable {
      */
     public void reset() {
         whileIdle(() -> {
-            synchronized (state) {
-                pending.clear();
-            }
+            gate.clearPending();
             owner.prefixCache().offer(context.ctx(), context.seqId(), seq.items());
             seq.clear();
         });
@@ -220,13 +189,7 @@ public final class Conversation implements AutoCloseable {
 
     /** Runs {@code action} on the context with the conversation claimed, so no question can start meanwhile. */
     private void whileIdle(Runnable action) {
-        Run r;
-        synchronized (state) {
-            checkIdle();
-            r = new Run(null, List.of(), SamplingOptions.defaults());
-            run = r;
-            r.driver = Thread.currentThread();
-        }
+        Question r = gate.claimIdle();
         nativeLock.lock();
         try {
             if (!isClosed()) {
@@ -234,14 +197,14 @@ public final class Conversation implements AutoCloseable {
             }
         } finally {
             nativeLock.unlock();
-            release(r);
+            gate.release(r);
             freeIfClosedMeanwhile();
         }
     }
 
     /** The turns of every question answered so far, as the chat template saw them. Never waits. */
     public List<ChatMessage> history() {
-        checkOpen();
+        gate.checkOpen();
         return seq.history();
     }
 
@@ -261,15 +224,7 @@ public final class Conversation implements AutoCloseable {
      */
     @Override
     public void close() {
-        boolean first;
-        synchronized (state) {
-            first = !closed;
-            closed = true;
-            if (run != null) {
-                run.cancelled = true;
-                raiseAbort(run);
-            }
-        }
+        boolean first = gate.close();
         if (nativeLock.isHeldByCurrentThread()) {
             return; // called from inside a native call (a log handler): the step frees the context as it unwinds
         }
@@ -282,23 +237,16 @@ public final class Conversation implements AutoCloseable {
     private void free() {
         nativeLock.lock();
         try {
-            synchronized (state) {
-                if (freed) {
-                    return;
-                }
+            if (gate.isFreed()) {
+                return;
             }
             // a later conversation may begin the same way
             context.exclusive(() -> owner.prefixCache().offer(context.ctx(), context.seqId(), seq.items()));
-            if (sampler != null) {
-                sampler.close();
-            }
+            sampler.close();
             if (ownTemplate) {
                 template.close();
             }
-            synchronized (state) { // cancel() writes the abort flag under this lock, never after it is freed
-                freed = true;
-                context.close();
-            }
+            gate.markFreed(context::close); // the abort flag is never written after this
         } finally {
             nativeLock.unlock();
         }
@@ -332,41 +280,27 @@ public final class Conversation implements AutoCloseable {
 
     /** Whether the context has been freed (the model frees itself only after every conversation's context). */
     boolean isFreed() {
-        synchronized (state) {
-            return freed;
-        }
+        return gate.isFreed();
     }
 
-    // --- one question: claimed, run step by step, then completed or abandoned exactly once ---
+    // --- one question: claimed, run step by step, then completed or abandoned exactly once (see Question) ---
 
-    private Run claim(Message message, SamplingOptions sampling) {
+    private Question claim(Message message, SamplingOptions sampling) {
         Objects.requireNonNull(message, "message");
         Objects.requireNonNull(sampling, "sampling");
-        synchronized (state) {
-            checkIdle();
-            List<Answer.Turn> appended = List.copyOf(pending);
-            pending.clear();
-            run = new Run(new Answer.Turn(new ChatMessage(Role.USER.templateName(), message.contentWithMarkers()),
-                    message.images()), appended, sampling);
-            run.driver = Thread.currentThread();
-            context.setAbort(false);
-            return run;
-        }
+        return gate.claim(new Answer.Turn(new ChatMessage(Role.USER.templateName(), message.contentWithMarkers()),
+                message.images()), sampling);
     }
 
     /** Runs one step of the question on this thread: the next piece, or null once the answer has ended. */
-    private String step(Run r) {
+    private String step(Question r) {
         nativeLock.lock();
         try {
-            if (r.completed || isClosed()) {
+            if (isClosed()) {
                 return null;
             }
-            r.driver = Thread.currentThread();
-            if (r.answer == null) {
-                r.answer = new Answer(owner, context, seq, new Prefill(owner, context, template, options, seq,
-                        () -> r.cancelled), turnsOf(r), samplerFor(r.sampling), r.sampling, () -> r.cancelled);
-            }
-            return r.answer.next();
+            return r.step(() -> new Answer(owner, context, seq, new Prefill(owner, context, template, options, seq,
+                    r::cancelled), turnsOf(r), sampler.forOptions(r.sampling()), r.sampling(), r::cancelled));
         } finally {
             nativeLock.unlock();
             freeIfClosedMeanwhile();
@@ -374,37 +308,28 @@ public final class Conversation implements AutoCloseable {
     }
 
     /** What the question evaluates: the system prompt if the chat is new, the appended turns, the question. */
-    private List<Answer.Turn> turnsOf(Run r) {
+    private List<Answer.Turn> turnsOf(Question r) {
         List<Answer.Turn> turns = new ArrayList<>();
         if (seq.turns().isEmpty() && options.systemPrompt() != null) {
             turns.add(new Answer.Turn(new ChatMessage(Role.SYSTEM.templateName(), options.systemPrompt()),
                     List.of()));
         }
-        turns.addAll(r.appended);
-        turns.add(r.question);
+        turns.addAll(r.appended());
+        turns.add(r.message());
         return turns;
     }
 
     /** Ends the question, keeping what it evaluated and generated; returns the same answer however often called. */
-    private Generation complete(Run r) {
+    private Generation complete(Question r) {
         nativeLock.lock();
         try {
-            if (!r.completed) {
-                r.completed = true;
-                if (r.answer == null) {
-                    r.result = Answer.notStarted();
-                    restorePending(r);
-                } else if (isClosed()) {
-                    r.result = r.answer.interrupted();
-                } else {
-                    r.result = r.answer.finish();
-                    if (!r.answer.evaluated()) {
-                        restorePending(r);
-                    }
+            if (!r.ended()) {
+                if (r.complete(isClosed())) {
+                    gate.restorePending(r);
                 }
-                release(r);
+                gate.release(r);
             }
-            return r.result;
+            return r.result();
         } finally {
             nativeLock.unlock();
             freeIfClosedMeanwhile();
@@ -412,16 +337,12 @@ public final class Conversation implements AutoCloseable {
     }
 
     /** Undoes the question after a failure (its own, or its listener's). */
-    private void abandon(Run r) {
+    private void abandon(Question r) {
         nativeLock.lock();
         try {
-            if (!r.completed) {
-                r.completed = true;
-                if (r.answer != null && !isClosed()) {
-                    r.answer.rollBack();
-                }
-                restorePending(r);
-                release(r);
+            if (r.abandon(isClosed())) {
+                gate.restorePending(r);
+                gate.release(r);
             }
         } finally {
             nativeLock.unlock();
@@ -429,79 +350,16 @@ public final class Conversation implements AutoCloseable {
         }
     }
 
-    private void restorePending(Run r) {
-        synchronized (state) {
-            pending.addAll(0, r.appended);
-        }
-    }
-
-    private void release(Run r) {
-        synchronized (state) {
-            if (run == r) {
-                run = null;
-            }
-        }
-    }
-
-    private void raiseAbort(Run r) {
-        synchronized (state) {
-            if (run == r && !freed) {
-                context.setAbort(true);
-            }
-        }
-    }
-
-    /** The sampler chain for these options: the conversation's own, rebuilt only when the chain would differ. */
-    private Sampler samplerFor(SamplingOptions sampling) {
-        if (sampler == null || !samplerOptions.sameChain(sampling)) {
-            if (sampler != null) {
-                sampler.close();
-                sampler = null;
-            }
-            sampler = Sampler.create(owner.model(), owner.vocab(), sampling);
-            samplerOptions = sampling;
-        }
-        return sampler;
-    }
-
     /** Frees the context when a close() from inside a native callback had to leave it to this step. */
     private void freeIfClosedMeanwhile() {
         if (!nativeLock.isHeldByCurrentThread()) {
-            boolean due;
-            synchronized (state) {
-                due = closed && !freed;
-            }
-            if (due) {
+            if (gate.freeDue()) {
                 free();
             }
         }
     }
 
     private boolean isClosed() {
-        synchronized (state) {
-            return closed;
-        }
-    }
-
-    /** Throws unless open and not answering; called with the state lock held. */
-    private void checkIdle() {
-        checkOpen();
-        if (run != null) {
-            throw new IllegalStateException(run.driver == Thread.currentThread()
-                    ? "this conversation is answering, and this call comes from inside its own onText listener or"
-                    + " stream consumer; only cancel() and close() may be called there: ask again after the answer"
-                    + " has returned"
-                    : "this conversation is answering on another thread; use one conversation per thread, or wait"
-                    + " for the answer");
-        }
-    }
-
-    private void checkOpen() {
-        synchronized (state) {
-            if (closed) {
-                throw new IllegalStateException("this conversation is closed");
-            }
-        }
-        owner.checkOpen();
+        return gate.isClosed();
     }
 }

@@ -33,7 +33,7 @@ final class SharedContext implements AutoCloseable {
         final int seq;
         final int token;
         final int pos;
-        final Sampler sampler;
+        final Sampler sampler; // null: the answer's last token, decoded without sampling after it
         int next;
         int rc;
         boolean done;
@@ -130,7 +130,8 @@ final class SharedContext implements AutoCloseable {
 
     /**
      * Decodes {@code token} of {@code seq} at {@code pos} together with the other sequences' tokens, then samples
-     * the sequence's next token with {@code sampler}; returns it.
+     * the sequence's next token with {@code sampler} and returns it; a null sampler decodes without logits or
+     * sampling (the answer's last token, which enters the cache in the round rather than in a decode of its own).
      *
      * @throws ContextHandle.DecodeFailedException with llama_decode's code if the decode failed
      */
@@ -199,11 +200,14 @@ final class SharedContext implements AutoCloseable {
                 llama_batch.n_seq_id(batch).setAtIndex(ValueLayout.JAVA_INT, i, 1);
                 llama_batch.seq_id(batch).getAtIndex(ValueLayout.ADDRESS, i).reinterpret(4)
                         .set(ValueLayout.JAVA_INT, 0, q.seq);
-                llama_batch.logits(batch).setAtIndex(ValueLayout.JAVA_BYTE, i, (byte) 1);
+                llama_batch.logits(batch).setAtIndex(ValueLayout.JAVA_BYTE, i, (byte) (q.sampler == null ? 0 : 1));
             }
             int rc = llama_decode(ctx, batch);
             for (int i = 0; i < round.size() && rc == 0; i++) {
-                round.get(i).next = round.get(i).sampler.sample(ctx, i);
+                Request q = round.get(i);
+                if (q.sampler != null) {
+                    q.next = q.sampler.sample(ctx, i); // the batch row: llama.cpp maps it to its output
+                }
             }
             outcome = rc;
         } finally {

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 import static dev.qwenvl.bindings.qwenvl_h.llama_perf_context;
+import static dev.qwenvl.bindings.qwenvl_h.llama_perf_context_reset;
 
 /**
  * Benchmark-only reads of package-private state (dev.qwenvl.bench): llama.cpp's perf counters of a conversation's
@@ -26,6 +27,11 @@ public final class BenchAccess {
             return new Perf(llama_perf_context_data.t_p_eval_ms(d), llama_perf_context_data.n_p_eval(d),
                     llama_perf_context_data.t_eval_ms(d), llama_perf_context_data.n_eval(d));
         }
+    }
+
+    /** Zeroes llama.cpp's counters of the conversation's context (shared with its model's other sequences). */
+    public static void resetPerf(Conversation conversation) {
+        llama_perf_context_reset(conversation.context());
     }
 
     /**

@@ -98,10 +98,10 @@ class ParallelSequencesTest {
             for (int round = 0; round < 6; round++) {
                 Conversation doomed = model.newConversation();
                 SamplingOptions endless = SamplingOptions.defaults().withSeed(round).withMaxTokens(2000);
-                CountDownLatch generating = new CountDownLatch(1);
-                Future<Generation> cut = threads.submit(() -> doomed.ask(q, endless, piece -> generating.countDown()));
-                // Cut it mid-answer: a close before ask begins is a plain IllegalStateException, not this case.
-                assertTrue(generating.await(60, TimeUnit.SECONDS), "the doomed conversation started answering");
+                CountDownLatch started = new CountDownLatch(1);
+                Future<Generation> cut = threads.submit(() -> doomed.ask(q, endless, piece -> started.countDown()));
+                // a cancel before the ask has claimed the conversation has nothing to cancel: wait for its first piece
+                assertTrue(started.await(60, TimeUnit.SECONDS), "the doomed answer started");
                 Thread.sleep(15 * round);
                 if (round % 2 == 0) {
                     doomed.cancel();

@@ -31,18 +31,29 @@ public final class Bench {
 
     public static void main(String[] args) throws Exception {
         BenchOptions o = BenchOptions.parse(args);
-        if (o.rpc() ? !RpcBench.run(o) : !run(o).passed()) {
+        Report report = o.rpc() ? null : run(o);
+        boolean passed = o.rpc() ? RpcBench.run(o) : report == null || report.passed();
+        if (!passed) {
             System.exit(1);
         }
     }
 
-    /** Runs everything, prints the report and writes it; the report says whether both sides did the same work. */
+    /**
+     * Runs everything, prints the report and writes it; the report says whether both sides did the same work (null
+     * for the batched mode, whose report carries its own checks).
+     */
     static Report run(BenchOptions o) throws IOException {
         Files.createDirectories(o.out());
         double loadBefore = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         ModelPair pair = TinyModels.pair(o.spec());
         Path image = TestImages.gradient(o.out().resolve("bench-" + o.imageWidth() + "x" + o.imageHeight() + ".png"),
                 o.imageWidth(), o.imageHeight());
+        if (o.batched()) {
+            String md = BatchedBench.run(o, pair, image);
+            publish(o.out(), "batched-", md + "\n" + machine(loadBefore, ManagementFactory.getOperatingSystemMXBean()
+                    .getSystemLoadAverage(), pair) + "\n");
+            return null;
+        }
         List<Results> facade = new ArrayList<>();
         List<Results> cli = new ArrayList<>();
         // what FacadeRun loads: the plan's prediction for it, measured before any run
