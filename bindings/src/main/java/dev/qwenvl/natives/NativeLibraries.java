@@ -144,7 +144,8 @@ public final class NativeLibraries {
                     return extract(resourceDir, new String(list.readAllBytes(), StandardCharsets.UTF_8));
                 }
             } catch (IOException e) {
-                throw new NativeLibraryException("cannot extract the native libraries from " + resourceDir + ": " + e, e);
+                throw new NativeLibraryException("cannot extract the native libraries from " + resourceDir + ": " + e,
+                        e);
             }
         }
         throw new NativeLibraryException("no llama.cpp libraries for platform " + platform() + ". Tried: "
@@ -168,8 +169,8 @@ public final class NativeLibraries {
             if (missing.isEmpty()) {
                 out.add(classifier);
             } else {
-                LOG.log(System.Logger.Level.WARNING, "qwenvl: the " + classifier + " natives are on the class path, but "
-                        + missing.get() + "; running on the CPU natives");
+                LOG.log(System.Logger.Level.WARNING, "qwenvl: the " + classifier + " natives are on the class path,"
+                        + " but " + missing.get() + "; running on the CPU natives");
             }
         }
         out.add(platform());

@@ -40,8 +40,8 @@ class ReleaseWorkflowTest {
             String classifier = row.path("classifier").asText();
             runners.put(classifier, row.path("runner").asText());
             String backend = row.path("backend").asText();
-            assertTrue(backend.equals("cpu") ? !classifier.matches(".*-(cuda|vulkan|metal)") : classifier.endsWith("-" + backend),
-                    row.toString());
+            boolean gpu = classifier.matches(".*-(cuda|vulkan|metal)");
+            assertTrue(backend.equals("cpu") ? !gpu : classifier.endsWith("-" + backend), row.toString());
         }
         assertEquals(PLATFORMS, runners);
         assertEquals("${{ matrix.runner }}", natives.path("runs-on").asText());
