@@ -23,7 +23,11 @@ case "$backend" in
         fi
         args+=(--cuda-arch "75-virtual;80-virtual;90-real") ;;
     vulkan)
-        command -v glslc >/dev/null || die "glslc not found: apt-get install glslc libvulkan-dev spirv-headers" ;;
+        command -v glslc >/dev/null || die "glslc not found: apt-get install glslc libvulkan-dev spirv-headers"
+        # ggml-vulkan needs VK_EXT_layer_settings (headers >= 1.3.261); Debian 12 has 1.3.239, so take newer
+        # headers from $QWENVL_VULKAN_HEADERS, e.g. Debian 13's libvulkan-dev 1.4.309 unpacked with dpkg -x
+        headers=${QWENVL_VULKAN_HEADERS:-$QWENVL_CACHE/vulkan-sdk-1.4.309/usr/include}
+        [ ! -d "$headers/vulkan" ] || export CPATH="$headers${CPATH:+:$CPATH}" ;;
     metal)
         [ "$(uname -s)" = Darwin ] || die "Metal builds only on macOS" ;;
 esac
