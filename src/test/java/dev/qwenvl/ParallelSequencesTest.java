@@ -12,6 +12,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -97,8 +98,11 @@ class ParallelSequencesTest {
             for (int round = 0; round < 6; round++) {
                 Conversation doomed = model.newConversation();
                 SamplingOptions endless = SamplingOptions.defaults().withSeed(round).withMaxTokens(2000);
-                Future<Generation> cut = threads.submit(() -> doomed.ask(q, endless));
-                Thread.sleep(20 + 15 * round);
+                CountDownLatch generating = new CountDownLatch(1);
+                Future<Generation> cut = threads.submit(() -> doomed.ask(q, endless, piece -> generating.countDown()));
+                // Cut it mid-answer: a close before ask begins is a plain IllegalStateException, not this case.
+                assertTrue(generating.await(60, TimeUnit.SECONDS), "the doomed conversation started answering");
+                Thread.sleep(15 * round);
                 if (round % 2 == 0) {
                     doomed.cancel();
                     assertEquals(StopReason.CANCELLED, cut.get(60, TimeUnit.SECONDS).stopReason());
