@@ -9,18 +9,24 @@
 #   --backend cpu|cuda|metal|vulkan   (default cpu, or $QWENVL_BACKEND)
 #   --flavour portable|host           (default portable, or $QWENVL_CPU_FLAVOUR): what ships, or tuned to this CPU
 #   --jobs N                          (default: all cores)
-#   --stage DIR                       also copy the runtime libraries into DIR/dev/qwenvl/natives/<platform>/,
-#                                     with natives.list naming them in load order (this is what the natives jar holds)
+#   --stage DIR                       also copy the runtime libraries into DIR/dev/qwenvl/natives/<classifier>/,
+#                                     with natives.list naming them in load order (this is what the natives jar holds);
+#                                     <classifier> is <platform> for cpu, <platform>-<backend> for a GPU backend
+#   --cuda-arch LIST                  CMAKE_CUDA_ARCHITECTURES for --backend cuda (default: ggml's list for the nvcc)
+#   --no-link                         leave native/target/bin as it is (a GPU jar built beside the CPU one)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 backend=${QWENVL_BACKEND:-cpu}; flavour=${QWENVL_CPU_FLAVOUR:-portable}; jobs=$(getconf _NPROCESSORS_ONLN); stage=
+link=1; cuda_arch=
 while [ $# -gt 0 ]; do
     case "$1" in
         --backend) backend=$2; shift 2 ;;
         --flavour) flavour=$2; shift 2 ;;
         --jobs) jobs=$2; shift 2 ;;
         --stage) stage=$2; shift 2 ;;
+        --no-link) link=; shift ;;
+        --cuda-arch) cuda_arch=$2; shift 2 ;;
         *) die "unknown option $1 (see the header of $0)" ;;
     esac
 done
@@ -36,6 +42,11 @@ hash_files() {
 build_inputs=$(hash_files "$QWENVL_ROOT/native/CMakeLists.txt" "$QWENVL_ROOT/native/shim/CMakeLists.txt")
 shim_inputs=$(hash_files "$QWENVL_ROOT"/native/shim/*)
 key="${tree:0:12}-$backend-$flavour-$build_inputs"
+cmake_extra=()
+if [ "$backend" = cuda ] && [ -n "$cuda_arch" ]; then
+    key="$key-arch$(printf %s "$cuda_arch" | sha256_of | cut -c1-8)"
+    cmake_extra+=("-DCMAKE_CUDA_ARCHITECTURES=$cuda_arch")
+fi
 build="$QWENVL_CACHE/build/$key"
 result="$build/out/$shim_inputs"
 out="$QWENVL_ROOT/native/target"
@@ -70,6 +81,7 @@ list_natives() {
 # Copies the libraries natives.list names into DIR/dev/qwenvl/natives/<platform>/, with the list.
 stage_natives() {
     local dir="$1/dev/qwenvl/natives/$(platform)" line
+    [ "$backend" = cpu ] || dir="$dir-$backend"
     rm -rf "$dir"; mkdir -p "$dir"
     while read -r line; do cp -L "$result/${line#module:}" "$dir/"; done < "$result/natives.list"
     cp "$result/natives.list" "$dir/"
@@ -77,7 +89,7 @@ stage_natives() {
 }
 
 finish() {
-    link_result
+    [ -z "$link" ] || link_result
     [ -z "$stage" ] || stage_natives "$stage"
     exit 0
 }
@@ -105,7 +117,7 @@ fi
 start=$(date +%s)
 if [ ! -f "$build/.configured" ]; then
     cmake -S "$mirror" -B "$build" -DCMAKE_BUILD_TYPE=Release "${launchers[@]}" \
-        -DLLAMA_CPP_DIR="$src" -DQWENVL_BACKEND="$backend" -DQWENVL_CPU_FLAVOUR="$flavour" >"$build/configure.log" 2>&1 \
+        -DLLAMA_CPP_DIR="$src" -DQWENVL_BACKEND="$backend" -DQWENVL_CPU_FLAVOUR="$flavour" "${cmake_extra[@]}" >"$build/configure.log" 2>&1 \
         || { tail -30 "$build/configure.log" >&2; die "cmake configure failed; the log is $build/configure.log"; }
     touch "$build/.configured"
 fi

@@ -52,7 +52,7 @@ public final class TinyModels {
      * {@code TinyModels [qwen25vl|qwen2vl] [f16|q8_0|q4_k_m]}. scripts/tiny-model.sh runs this.
      */
     public static void main(String[] args) {
-        Spec spec = Spec.tiny(Spec.Projector.valueOf(args.length > 0 ? args[0].toUpperCase(Locale.ROOT) : "QWEN25VL"))
+        Spec spec = args.length > 0 && args[0].equals("3b") ? Spec.realistic3B() : Spec.tiny(Spec.Projector.valueOf(args.length > 0 ? args[0].toUpperCase(Locale.ROOT) : "QWEN25VL"))
                 .withWeights(Spec.Weights.valueOf(args.length > 1 ? args[1].toUpperCase(Locale.ROOT) : "F16"));
         ModelPair pair = pair(spec);
         System.out.println(pair.text());

@@ -3,6 +3,8 @@ package dev.qwenvl.natives;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.SymbolLookup;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,6 +37,8 @@ public final class NativeLibraries {
     private static final List<String> LOAD_ORDER =
             List.of("ggml-base", "ggml-cpu", "ggml-blas", "ggml-rpc", "ggml-cuda", "ggml-metal", "ggml-vulkan", "ggml", "llama",
                     "mtmd", "llama-common", "qwenvl-shim");
+
+    private static final System.Logger LOG = System.getLogger("dev.qwenvl");
 
     private static Path loadedFrom;
 
@@ -81,6 +85,27 @@ public final class NativeLibraries {
         return readList(dir).stream().anyMatch(s -> s.startsWith(MODULE_PREFIX));
     }
 
+    /** The module files natives.list names in dir (the libraries ggml dlopens itself), in its order. */
+    public static List<String> moduleFiles(Path dir) {
+        return readList(dir).stream().filter(s -> s.startsWith(MODULE_PREFIX))
+                .map(s -> s.substring(MODULE_PREFIX.length())).toList();
+    }
+
+    /** Why the backend's module in dir does not load here (the dynamic linker's words), or empty if it loads. */
+    public static Optional<String> whyModuleFails(Path dir, GpuBackend backend) {
+        for (String f : moduleFiles(dir)) {
+            if (GpuBackend.ofModule(f).equals(Optional.of(backend))) {
+                try (Arena arena = Arena.ofConfined()) {
+                    SymbolLookup.libraryLookup(dir.resolve(f), arena);
+                    return Optional.empty();
+                } catch (IllegalArgumentException e) {
+                    return Optional.of(f + " does not load: " + e.getMessage());
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
     /** This machine's natives classifier: {@code linux-x86_64}, {@code macos-aarch64}, {@code windows-x86_64}... */
     public static String platform() {
         String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
@@ -111,19 +136,45 @@ public final class NativeLibraries {
                     + platform() + " (looked for " + String.join(", ", fileNames("llama")) + "). Point it at the bin"
                     + " directory of a build made by scripts/build-native.sh");
         }
-        String resourceDir = "/dev/qwenvl/natives/" + platform() + "/";
-        tried.add("class path resource " + resourceDir + LIST);
-        try (InputStream list = NativeLibraries.class.getResourceAsStream(resourceDir + LIST)) {
-            if (list != null) {
-                return extract(resourceDir, new String(list.readAllBytes(), StandardCharsets.UTF_8));
+        for (String classifier : classifiers()) {
+            String resourceDir = "/dev/qwenvl/natives/" + classifier + "/";
+            tried.add("class path resource " + resourceDir + LIST);
+            try (InputStream list = NativeLibraries.class.getResourceAsStream(resourceDir + LIST)) {
+                if (list != null) {
+                    return extract(resourceDir, new String(list.readAllBytes(), StandardCharsets.UTF_8));
+                }
+            } catch (IOException e) {
+                throw new NativeLibraryException("cannot extract the native libraries from " + resourceDir + ": " + e,
+                        e);
             }
-        } catch (IOException e) {
-            throw new NativeLibraryException("cannot extract the native libraries from " + resourceDir + ": " + e, e);
         }
         throw new NativeLibraryException("no llama.cpp libraries for platform " + platform() + ". Tried: "
                 + String.join("; ", tried) + "; " + PATH_PROPERTY + " and " + PATH_ENV + " are unset. Build them with"
                 + " scripts/build-native.sh (add --backend cuda|metal|vulkan for a GPU) and set " + PATH_PROPERTY
                 + " to native/target/bin, or put the qwenvl-natives jar for " + platform() + " on the class path");
+    }
+
+    /**
+     * The natives classifiers to take from the class path, best first: a GPU one whose driver this machine can load,
+     * then the CPU one. A GPU jar whose driver is missing is passed over with one log line, as a GPU build is too.
+     */
+    static List<String> classifiers() {
+        List<String> out = new ArrayList<>();
+        for (GpuBackend gpu : GpuBackend.values()) {
+            String classifier = platform() + "-" + gpu.suffix();
+            if (NativeLibraries.class.getResource("/dev/qwenvl/natives/" + classifier + "/" + LIST) == null) {
+                continue;
+            }
+            Optional<String> missing = gpu.missingDriver();
+            if (missing.isEmpty()) {
+                out.add(classifier);
+            } else {
+                LOG.log(System.Logger.Level.WARNING, "qwenvl: the " + classifier + " natives are on the class path,"
+                        + " but " + missing.get() + "; running on the CPU natives");
+            }
+        }
+        out.add(platform());
+        return out;
     }
 
     /** Copies the jar's libraries into a directory named by their content hash, so concurrent JVMs agree. */

@@ -1,5 +1,6 @@
 package dev.qwenvl.natives;
 
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -79,6 +80,20 @@ class NativeLibrariesTest {
         assertEquals(1, c.exit(), c.output());
         assertTrue(c.output().contains("NativeLibraryException"), c.output());
         assertTrue(c.output().contains("libggml-cpu-sapphirerapids.so") && c.output().contains("SIGILL"), c.output());
+    }
+
+    @Test
+    void gpuJarWithoutItsDriverIsPassedOverWithOneLine(@TempDir Path gpuJar, @TempDir Path cache) throws Exception {
+        Assumptions.assumeFalse(Files.exists(Path.of("/dev/nvidia0")), "this machine has an NVIDIA GPU");
+        String classifier = NativeLibraries.platform() + "-cuda";
+        Path dir = Files.createDirectories(gpuJar.resolve("dev/qwenvl/natives/" + classifier));
+        Files.writeString(dir.resolve("natives.list"), "libggml-base.so.0\nmodule:libggml-cuda.so\n");
+        Child c = run(List.of(), cache, classPath() + File.pathSeparator + gpuJar);
+        assertEquals(0, c.exit(), c.output());
+        assertEquals(1, c.output().lines().filter(l -> l.contains("the " + classifier + " natives are on the class"
+                + " path, but its driver library (libcuda.so.1")).count(), c.output());
+        assertTrue(c.output().contains("loaded from " + cache.resolve("natives").resolve(NativeLibraries.platform()
+                + "-")), c.output());
     }
 
     private record Child(int exit, String output) {

@@ -1,27 +1,21 @@
 package dev.qwenvl.cli;
 
-import dev.qwenvl.natives.NativeLibraries;
+import dev.qwenvl.Backends;
 import picocli.CommandLine;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Properties;
-
-import static dev.qwenvl.bindings.qwenvl_h.ggml_backend_load_all_from_path;
-import static dev.qwenvl.bindings.qwenvl_h.ggml_backend_reg_count;
-import static dev.qwenvl.bindings.qwenvl_h.ggml_backend_reg_get;
-import static dev.qwenvl.bindings.qwenvl_h.ggml_backend_reg_name;
+import java.util.stream.Collectors;
 
 /**
  * {@code qwenvl --version}: this project's version (from {@code qwenvl-cli.properties}, filtered by Maven), the
  * llama.cpp release and source tree it was built from ({@code native/llama-cpp.lock}, copied into the jar by the
- * build), and the ggml backends the loaded native libraries offer.
+ * build), and the backend and devices the loaded native libraries brought up ({@link Backends}).
  */
 final class VersionInfo implements CommandLine.IVersionProvider {
     static final String PROPERTIES = "qwenvl-cli.properties";
@@ -40,25 +34,19 @@ final class VersionInfo implements CommandLine.IVersionProvider {
         return lines.toArray(String[]::new);
     }
 
-    /** The native directory and backend names, or why the libraries could not be loaded. */
+    /** The backend and devices in use, every device, the native directory, or why the libraries could not load. */
     private static List<String> backends() {
         try {
-            Path dir = NativeLibraries.load();
-            if (NativeLibraries.hasBackendModules(dir)) {
-                // the portable flavour keeps its CPU variants as modules that only this call registers
-                try (Arena arena = Arena.ofConfined()) {
-                    ggml_backend_load_all_from_path(arena.allocateFrom(dir.toString()));
-                }
-            }
-            List<String> names = new ArrayList<>();
-            for (long i = 0, n = ggml_backend_reg_count(); i < n; i++) {
-                MemorySegment name = ggml_backend_reg_name(ggml_backend_reg_get(i));
-                names.add(name.reinterpret(Long.MAX_VALUE).getString(0));
-            }
-            return List.of("backends: " + (names.isEmpty() ? "(none)" : String.join(", ", names)),
-                    "natives: " + dir);
+            Backends b = Backends.current();
+            List<String> lines = new ArrayList<>();
+            lines.add("backend: " + b.summary());
+            lines.add("devices: " + b.devices().stream().map(d -> d.name() + " [" + d.backend() + ", "
+                    + d.kind().name().toLowerCase(Locale.ROOT) + "]").collect(Collectors.joining(", ")));
+            b.fallback().ifPresent(lines::add);
+            lines.add("natives: " + b.directory());
+            return lines;
         } catch (RuntimeException | LinkageError e) {
-            return List.of("backends: unavailable (" + ExitCodes.oneLine(e) + ")");
+            return List.of("backend: unavailable (" + ExitCodes.oneLine(e) + ")");
         }
     }
 

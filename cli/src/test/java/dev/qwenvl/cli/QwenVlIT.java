@@ -198,7 +198,11 @@ class QwenVlIT {
         assertTrue(out.matches("(?s)qwenvl \\d+\\.\\d+\\.\\d+(-SNAPSHOT)?\n.*"), out);
         assertTrue(out.contains("llama.cpp " + lock.getProperty("version") + " "), out);
         assertTrue(out.contains("tree " + lock.getProperty("tree")), out);
-        assertTrue(out.lines().anyMatch(l -> l.startsWith("backends: ") && l.contains("CPU")), out);
+        // the CPU natives put everything on the CPU, which ggml names as the kernel does (/proc/cpuinfo's model name)
+        String cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                .findFirst().map(l -> l.substring(l.indexOf(':') + 1).strip()).orElseThrow();
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("backend: CPU: CPU (" + cpu + ", ")), out);
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("devices: ") && l.contains("CPU [CPU, cpu]")), out);
     }
 
     @Test
