@@ -162,7 +162,9 @@ public final class Conversation implements AutoCloseable {
     /**
      * Adds a turn without answering it, as if the conversation had held it all along; it is evaluated together with
      * the next question (so a client that resends a whole chat appends each earlier message, then asks the last).
-     * An assistant turn's text is what the model is taken to have answered.
+     * The appended turns and the question render as llama-server renders a whole message list (no newline that
+     * llama-mtmd-cli's turn-by-turn rendering adds after a generated answer or its system prompt). An assistant
+     * turn's text is what the model is taken to have answered.
      *
      * @throws IllegalStateException if the conversation is closed or answering
      */
@@ -172,7 +174,7 @@ public final class Conversation implements AutoCloseable {
         synchronized (state) {
             checkIdle();
             pending.add(new Answer.Turn(new ChatMessage(role.templateName(), message.contentWithMarkers()),
-                    message.images()));
+                    message.images(), true));
         }
     }
 
@@ -347,7 +349,7 @@ public final class Conversation implements AutoCloseable {
             List<Answer.Turn> appended = List.copyOf(pending);
             pending.clear();
             run = new Run(new Answer.Turn(new ChatMessage(Role.USER.templateName(), message.contentWithMarkers()),
-                    message.images()), appended, sampling);
+                    message.images(), false), appended, sampling);
             run.driver = Thread.currentThread();
             context.setAbort(false);
             return run;
@@ -378,7 +380,7 @@ public final class Conversation implements AutoCloseable {
         List<Answer.Turn> turns = new ArrayList<>();
         if (seq.turns().isEmpty() && options.systemPrompt() != null) {
             turns.add(new Answer.Turn(new ChatMessage(Role.SYSTEM.templateName(), options.systemPrompt()),
-                    List.of()));
+                    List.of(), false));
         }
         turns.addAll(r.appended);
         turns.add(r.question);
