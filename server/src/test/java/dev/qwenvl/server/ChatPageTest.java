@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -13,6 +14,11 @@ import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
+import javax.imageio.ImageIO;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -154,20 +160,19 @@ class ChatPageTest {
      */
     @Test
     void groundingBoxesAreDrawnWhereTheyLieOnTheUsersImage() throws Exception {
-        java.awt.image.BufferedImage grey = new java.awt.image.BufferedImage(300, 150,
-                java.awt.image.BufferedImage.TYPE_INT_RGB);
-        java.awt.Graphics2D g = grey.createGraphics();
-        g.setColor(new java.awt.Color(128, 128, 128));
+        BufferedImage grey = new BufferedImage(300, 150, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = grey.createGraphics();
+        g.setColor(new Color(128, 128, 128));
         g.fillRect(0, 0, 300, 150);
         g.dispose();
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        javax.imageio.ImageIO.write(grey, "png", bytes);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        ImageIO.write(grey, "png", bytes);
         String uri = TinyServer.dataUri(bytes.toByteArray());
         String answer = "```json\n[{\"bbox_2d\": [42, 28, 154, 112], \"label\": \"box\"},"
                 + " {\"point_2d\": [224, 70], \"label\": \"dot\"}]\n```";
         browser.get(server.uri() + "/");
         waiting().until(d -> d.findElement(By.id("model")).getText().equals("qwenvl"));
-        Object drawn = ((org.openqa.selenium.JavascriptExecutor) browser).executeAsyncScript(
+        Object drawn = ((JavascriptExecutor) browser).executeAsyncScript(
                 "const done = arguments[arguments.length - 1]; const div = document.createElement('div');"
                         + " div.className = 'message assistant'; div.append(document.createElement('div'));"
                         + " div.firstChild.className = 'content'; document.getElementById('messages').append(div);"
@@ -190,7 +195,7 @@ class ChatPageTest {
 
     @SuppressWarnings("unchecked")
     private List<Long> pixel(WebElement canvas, int x, int y) {
-        return (List<Long>) ((org.openqa.selenium.JavascriptExecutor) browser).executeScript(
+        return (List<Long>) ((JavascriptExecutor) browser).executeScript(
                 "return Array.from(arguments[0].getContext('2d').getImageData(arguments[1], arguments[2], 1, 1).data);",
                 canvas, x, y);
     }

@@ -32,6 +32,11 @@ public final class ServerBench {
      * 3B projector's worst-case compute is about 18 GiB, more than a small machine has.
      */
     private static final int IMAGE_MAX_TOKENS = 1024;
+    /** How long a request may wait for its first piece: the 3B pair's prefill takes minutes on a shared machine. */
+    private static final java.time.Duration PATIENCE = java.time.Duration.ofMinutes(20);
+
+    /** A 3B prefill with its image, on a few shared cores, can take minutes before the first piece. */
+    private static final java.time.Duration REQUEST_TIMEOUT = java.time.Duration.ofMinutes(20);
 
     private record Run(double tokensPerSecond, double medianFirstPieceMs) {
     }
@@ -104,7 +109,7 @@ public final class ServerBench {
         String body = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\""
                 + image + "\"}},{\"type\":\"text\",\"text\":\"Describe this picture.\"}]}],\"temperature\":0,"
                 + "\"max_tokens\":" + tokens + ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
-        SseClient.stream(base, body); // warm-up: page the weights in, size the buffers
+        SseClient.stream(base, body, PATIENCE); // warm-up: page the weights in, size the buffers
         List<Double> firstPieces = Collections.synchronizedList(new ArrayList<>());
         long[] generated = new long[1];
         long t0 = System.nanoTime();
@@ -114,7 +119,7 @@ public final class ServerBench {
                 all.add(pool.submit(() -> {
                     for (int r = 0; r < requests; r++) {
                         long start = System.nanoTime();
-                        SseClient.Stream s = SseClient.stream(base, body);
+                        SseClient.Stream s = SseClient.stream(base, body, PATIENCE);
                         firstPieces.add(s.firstPieceNanos() < 0 ? Double.NaN : (s.firstPieceNanos() - start) / 1e6);
                         synchronized (generated) {
                             generated[0] += s.usage().path("completion_tokens").asLong();
