@@ -35,9 +35,6 @@ public final class ServerBench {
     /** How long a request may wait for its first piece: the 3B pair's prefill takes minutes on a shared machine. */
     private static final java.time.Duration PATIENCE = java.time.Duration.ofMinutes(20);
 
-    /** A 3B prefill with its image, on a few shared cores, can take minutes before the first piece. */
-    private static final java.time.Duration REQUEST_TIMEOUT = java.time.Duration.ofMinutes(20);
-
     private record Run(double tokensPerSecond, double medianFirstPieceMs) {
     }
 
