@@ -8,6 +8,7 @@
 #   --requests N       streamed requests per client (default 4)
 #   --tokens N         max_tokens per request (default 32)
 #   --threads N        threads for both sides (default min(4, cores))
+#   --image WxH        size of the picture in every request (default 640x480)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

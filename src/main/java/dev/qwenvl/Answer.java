@@ -21,8 +21,11 @@ import static dev.qwenvl.bindings.qwenvl_h.llama_vocab_is_eog;
  * {@link Conversation#stream} pulls it. Every method must be called with the conversation's native lock held.
  */
 final class Answer {
-    /** A turn to evaluate before the answer: a system prompt, an appended turn, or the question itself. */
-    record Turn(ChatMessage message, List<Image> images) {
+    /**
+     * A turn to evaluate before the answer: a system prompt, an appended turn ({@code appended}: resent history,
+     * rendered together with what follows it, as llama-server renders a whole message list), or the question itself.
+     */
+    record Turn(ChatMessage message, List<Image> images, boolean appended) {
     }
 
     private enum Phase { PREFILL, GENERATE, DONE }

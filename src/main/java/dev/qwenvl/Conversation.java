@@ -141,7 +141,9 @@ public final class Conversation implements AutoCloseable {
     /**
      * Adds a turn without answering it, as if the conversation had held it all along; it is evaluated together with
      * the next question (so a client that resends a whole chat appends each earlier message, then asks the last).
-     * An assistant turn's text is what the model is taken to have answered.
+     * The appended turns and the question render as llama-server renders a whole message list (no newline that
+     * llama-mtmd-cli's turn-by-turn rendering adds after a generated answer or its system prompt). An assistant
+     * turn's text is what the model is taken to have answered.
      *
      * @throws IllegalStateException if the conversation is closed or answering
      */
@@ -149,7 +151,7 @@ public final class Conversation implements AutoCloseable {
         Objects.requireNonNull(role, "role");
         Objects.requireNonNull(message, "message");
         gate.append(new Answer.Turn(new ChatMessage(role.templateName(), message.contentWithMarkers()),
-                message.images()));
+                message.images(), true));
     }
 
     /** Stops the answer in progress, if any, within one token; the conversation stays usable. Any thread. */
@@ -289,7 +291,7 @@ public final class Conversation implements AutoCloseable {
         Objects.requireNonNull(message, "message");
         Objects.requireNonNull(sampling, "sampling");
         return gate.claim(new Answer.Turn(new ChatMessage(Role.USER.templateName(), message.contentWithMarkers()),
-                message.images()), sampling);
+                message.images(), false), sampling);
     }
 
     /** Runs one step of the question on this thread: the next piece, or null once the answer has ended. */
@@ -312,7 +314,7 @@ public final class Conversation implements AutoCloseable {
         List<Answer.Turn> turns = new ArrayList<>();
         if (seq.turns().isEmpty() && options.systemPrompt() != null) {
             turns.add(new Answer.Turn(new ChatMessage(Role.SYSTEM.templateName(), options.systemPrompt()),
-                    List.of()));
+                    List.of(), false));
         }
         turns.addAll(r.appended());
         turns.add(r.message());

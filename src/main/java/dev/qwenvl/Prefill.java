@@ -66,8 +66,9 @@ final class Prefill {
         try {
             for (int i = 0; i < turns.size(); i++) {
                 Answer.Turn t = turns.get(i);
+                String renderedBefore = i > 0 && turns.get(i - 1).appended() ? tokenized.getLast().formatted() : null;
                 TokenizedTurn tt = new TokenizedTurn(model, template, options, seq, t.message(), t.images(),
-                        i == turns.size() - 1);
+                        i == turns.size() - 1, renderedBefore);
                 tokenized.add(tt);
                 recordGeometries(tt);
             }

@@ -39,17 +39,25 @@ final class TokenizedTurn implements AutoCloseable {
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment chunks = mtmd_input_chunks_init();
     private final List<MemorySegment> bitmaps = new ArrayList<>();
+    private final String formatted;
 
-    /** Renders {@code message} after the turns already in {@code seq} and adds it to them, then tokenizes it. */
+    /**
+     * Renders {@code message} after the turns already in {@code seq} and adds it to them, then tokenizes it.
+     * {@code renderedBefore} is the previous turn's text when it went into the KV cache as rendered, in this same
+     * evaluation (resent history), or null when the past ends with a generated answer or a turn evaluated on its own.
+     */
     TokenizedTurn(VisionLanguageModel model, ChatTemplate template, ConversationOptions options, SequenceState seq,
-                  ChatMessage message, List<Image> images, boolean addAssistant) {
+                  ChatMessage message, List<Image> images, boolean addAssistant, String renderedBefore) {
         try {
             boolean addBos = seq.turns().isEmpty();
             PromptPieces pieces = options.specialTokens() ? PromptPieces.special()
                     : PromptPieces.plain(message.content());
-            String formatted = template.formatSingle(seq.turns(),
+            String single = template.formatSingle(seq.turns(),
                     new ChatMessage(message.role(), pieces.templateContent(message.content())), addAssistant,
                     options.useJinja());
+            // format_single re-adds a past's final newline (a generated answer lacks it); a rendered past holds it
+            formatted = addAssistant && renderedBefore != null && renderedBefore.endsWith("\n") ? single.substring(1)
+                    : single;
             seq.addTurn(message);
             List<PromptPieces.Piece> cut = pieces.cut(formatted);
             long imageCount = cut.stream().filter(PromptPieces.Piece::isImage).count();
@@ -90,6 +98,11 @@ final class TokenizedTurn implements AutoCloseable {
             close();
             throw e;
         }
+    }
+
+    /** The template's text for this turn (plain message text stands as placeholders in it). */
+    String formatted() {
+        return formatted;
     }
 
     long size() {

@@ -1,13 +1,10 @@
 package dev.qwenvl.server;
 
-import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
@@ -43,7 +40,7 @@ final class ChatCompletionsHandler extends ApiHandler {
         Engine e = engine.get();
         byte[] body;
         try {
-            body = readBody(request);
+            body = readBody(request, options.maxBodyBytes());
         } catch (IOException ex) {
             callback.failed(ex); // the client stopped sending or left: nobody reads an answer
             return;
@@ -73,24 +70,5 @@ final class ChatCompletionsHandler extends ApiHandler {
     protected void doStop() throws Exception {
         probes.shutdownNow();
         super.doStop();
-    }
-
-    private byte[] readBody(Request request) throws IOException {
-        long declared = request.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
-        if (declared > options.maxBodyBytes()) {
-            throw tooLarge();
-        }
-        try (InputStream in = Content.Source.asInputStream(request)) {
-            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, options.maxBodyBytes() + 1));
-            if (body.length > options.maxBodyBytes()) {
-                throw tooLarge();
-            }
-            return body;
-        }
-    }
-
-    private ApiException tooLarge() {
-        return new ApiException(413, "invalid_request_error", "request_too_large", null, "the body is larger than "
-                + options.maxBodyBytes() + " bytes");
     }
 }

@@ -75,6 +75,8 @@ public final class VisionServer implements AutoCloseable {
         PathMappingsHandler routes = new PathMappingsHandler();
         routes.addMapping(new ServletPathSpec("/v1/chat/completions"),
                 new ChatCompletionsHandler(options, images, this::engine, metrics));
+        routes.addMapping(new ServletPathSpec("/v1/detections"), new DetectionsHandler(options, images, this::engine,
+                metrics));
         routes.addMapping(new ServletPathSpec("/v1/models"), new InfoHandlers.Models(this::engine, options, metrics));
         routes.addMapping(new ServletPathSpec("/health"), new InfoHandlers.Health(this::engine, metrics));
         routes.addMapping(new ServletPathSpec("/metrics"), new InfoHandlers.Metrics(metrics));

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -13,6 +14,11 @@ import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
+import javax.imageio.ImageIO;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -144,5 +150,53 @@ class ChatPageTest {
                     stats);
             assertFalse(answer.findElement(By.className("content")).getText().isEmpty());
         }
+    }
+
+    /**
+     * A Qwen2.5-VL grounding answer about a 300x150 picture, fed to the page's drawing (the answer text a real model
+     * would give: the tiny pair's random weights write no coordinates) with the real server's detection endpoint:
+     * libmtmd's frame for it is 308x140 (sides rounded to 28-pixel cells), the picture letterboxed at x = 14, 280x140,
+     * so the frame's box (42, 28)-(154, 112) is (30, 30)-(150, 120) of the picture and the point (224, 70) is (225, 75).
+     */
+    @Test
+    void groundingBoxesAreDrawnWhereTheyLieOnTheUsersImage() throws Exception {
+        BufferedImage grey = new BufferedImage(300, 150, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = grey.createGraphics();
+        g.setColor(new Color(128, 128, 128));
+        g.fillRect(0, 0, 300, 150);
+        g.dispose();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        ImageIO.write(grey, "png", bytes);
+        String uri = TinyServer.dataUri(bytes.toByteArray());
+        String answer = "```json\n[{\"bbox_2d\": [42, 28, 154, 112], \"label\": \"box\"},"
+                + " {\"point_2d\": [224, 70], \"label\": \"dot\"}]\n```";
+        browser.get(server.uri() + "/");
+        waiting().until(d -> d.findElement(By.id("model")).getText().equals("qwenvl"));
+        Object drawn = ((JavascriptExecutor) browser).executeAsyncScript(
+                "const done = arguments[arguments.length - 1]; const div = document.createElement('div');"
+                        + " div.className = 'message assistant'; div.append(document.createElement('div'));"
+                        + " div.firstChild.className = 'content'; document.getElementById('messages').append(div);"
+                        + " qwenvl.showDetections(div, arguments[0], arguments[1]).then(done, e => done('' + e));",
+                answer, uri);
+        assertEquals(2L, drawn, "the page drew the box and the point");
+        WebElement canvas = browser.findElement(By.cssSelector(".message.assistant canvas.detections"));
+        assertEquals("300", canvas.getDomProperty("width"));
+        assertEquals("150", canvas.getDomProperty("height"));
+        for (int[] edge : new int[][] {{30, 75}, {150, 75}, {90, 30}, {90, 120}, {225, 75}}) {
+            List<Long> p = pixel(canvas, edge[0], edge[1]);
+            assertTrue(Math.abs(p.get(0) - p.get(1)) > 60 || Math.abs(p.get(1) - p.get(2)) > 60,
+                    "a coloured line or dot at " + edge[0] + "," + edge[1] + ": " + p);
+        }
+        for (int[] plain : new int[][] {{90, 75}, {20, 75}, {160, 75}, {90, 20}, {90, 130}, {225, 60}}) {
+            assertEquals(List.of(128L, 128L, 128L, 255L), pixel(canvas, plain[0], plain[1]),
+                    "the image's own grey at " + plain[0] + "," + plain[1]);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Long> pixel(WebElement canvas, int x, int y) {
+        return (List<Long>) ((JavascriptExecutor) browser).executeScript(
+                "return Array.from(arguments[0].getContext('2d').getImageData(arguments[1], arguments[2], 1, 1).data);",
+                canvas, x, y);
     }
 }

@@ -39,6 +39,12 @@ final class LlamaServer implements AutoCloseable {
 
     /** With {@code slots} slots of 4096 tokens each and {@code threads} threads. */
     static LlamaServer start(ModelPair pair, int slots, int threads) throws IOException, InterruptedException {
+        return start(pair, slots, threads, List.of());
+    }
+
+    /** As {@link #start(ModelPair, int, int)}, with more of llama-server's options. */
+    static LlamaServer start(ModelPair pair, int slots, int threads, List<String> more) throws IOException,
+            InterruptedException {
         Path bin = Path.of(System.getProperty(ReferenceCli.BIN_PROPERTY), "llama-server");
         if (!Files.isExecutable(bin)) {
             throw new IllegalStateException("no executable llama-server in " + bin.getParent()
@@ -52,6 +58,7 @@ final class LlamaServer implements AutoCloseable {
                 pair.mmproj().toString(), "--host", "127.0.0.1", "--port", Integer.toString(port), "-fa", "off",
                 "-t", Integer.toString(threads), "-c", Integer.toString(4096 * slots), "-np", Integer.toString(slots),
                 "--temp", "0", "--no-webui", "-fit", "off"));
+        command.addAll(more);
         Path log = Files.createTempFile("llama-server", ".log");
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(log.toFile());

@@ -3,7 +3,6 @@ package dev.qwenvl.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
@@ -93,9 +92,6 @@ class LlamaServerParityTest {
         assertSameAnswer(body(messages, ",\"max_tokens\":24"));
     }
 
-    @Disabled("the facade renders a question after appended turns with common_chat_format_single, which adds a '\\n'"
-            + " after the previous turn (llama-mtmd-cli's rule): one prompt token more than llama-server's single render"
-            + " of the whole list (38 vs 39 here), so the answers differ; enable once append()ed history renders as one")
     @Test
     void multiTurnWithSystemAndImage() throws Exception {
         String messages = "[{\"role\":\"system\",\"content\":\"You answer in one line.\"},"
@@ -105,9 +101,6 @@ class LlamaServerParityTest {
         assertSameAnswer(body(messages, ",\"max_tokens\":32"));
     }
 
-    @Disabled("the facade renders a question after appended turns with common_chat_format_single, which adds a '\\n'"
-            + " after the previous turn (llama-mtmd-cli's rule): one prompt token more than llama-server's single render"
-            + " of the whole list (38 vs 39 here), so the answers differ; enable once append()ed history renders as one")
     @Test
     void multiTurnText() throws Exception {
         String messages = "[{\"role\":\"system\",\"content\":\"You answer in one line.\"},{\"role\":\"user\","

@@ -23,9 +23,18 @@ import java.util.concurrent.TimeUnit;
  * The server against llama-server (same build, model pair, requests and number of slots): total generated tokens per
  * second and the median time to the first streamed piece, at several numbers of concurrent clients, alternating the
  * two sides, each started afresh. Prints a Markdown table and writes it under target/bench. scripts/bench-server.sh
- * runs it: {@code [--model tiny|3b] [--levels 1,4,8] [--reps N] [--requests N] [--tokens N] [--threads N]}.
+ * runs it: {@code [--model tiny|3b] [--levels 1,4,8] [--reps N] [--requests N] [--tokens N] [--threads N]
+ * [--image WxH]}.
  */
 public final class ServerBench {
+    /**
+     * Caps the vision graph both sides size for (the default 640x480 picture needs 391 tokens): at libmtmd's 4096 the
+     * 3B projector's worst-case compute is about 18 GiB, more than a small machine has.
+     */
+    private static final int IMAGE_MAX_TOKENS = 1024;
+    /** How long a request may wait for its first piece: the 3B pair's prefill takes minutes on a shared machine. */
+    private static final java.time.Duration PATIENCE = java.time.Duration.ofMinutes(20);
+
     private record Run(double tokensPerSecond, double medianFirstPieceMs) {
     }
 
@@ -39,6 +48,7 @@ public final class ServerBench {
         int requests = 4;
         int tokens = 32;
         int threads = Math.min(4, Runtime.getRuntime().availableProcessors());
+        int[] size = {640, 480};
         for (int i = 0; i < args.length; i += 2) {
             String v = args[i + 1];
             switch (args[i]) {
@@ -48,29 +58,33 @@ public final class ServerBench {
                 case "--requests" -> requests = Integer.parseInt(v);
                 case "--tokens" -> tokens = Integer.parseInt(v);
                 case "--threads" -> threads = Integer.parseInt(v);
+                case "--image" -> size = java.util.Arrays.stream(v.split("x")).mapToInt(Integer::parseInt).toArray();
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         ModelPair pair = TinyModels.pair(model.equals("3b") ? Spec.realistic3B() : Spec.tiny(Spec.Projector.QWEN25VL));
-        String image = TinyServer.dataUri(TinyServer.png(640, 480));
+        String image = TinyServer.dataUri(TinyServer.png(size[0], size[1]));
         StringBuilder table = new StringBuilder(String.format(Locale.ROOT, "Server benchmark, %s pair, %d threads,"
-                + " %d requests per client of %d tokens (image + text, greedy, streamed), median of %d runs%n%n"
+                + " %d requests per client of %d tokens (%dx%d image + text, greedy, streamed), median of %d"
+                + " runs%n%n"
                 + "| clients | qwenvl tokens/s | llama-server tokens/s | ratio | qwenvl first piece ms |"
-                + " llama-server first piece ms |%n|---|---|---|---|---|---|%n", model, threads, requests, tokens, reps));
+                + " llama-server first piece ms |%n|---|---|---|---|---|---|%n", model, threads, requests, tokens,
+                size[0], size[1], reps));
         for (int level : levels) {
             List<Run> ours = new ArrayList<>();
             List<Run> theirs = new ArrayList<>();
             for (int r = 0; r < reps; r++) {
                 ModelOptions options = ModelOptions.defaults().withThreads(threads)
                         .withFlashAttention(ModelOptions.FlashAttention.DISABLED).withContextSize(4096)
-                        .withParallelSequences(level);
+                        .withParallelSequences(level).withImageTokens(0, IMAGE_MAX_TOKENS);
                 try (VisionServer server = VisionServer.start(ServerOptions.defaults().withPort(0)
                         .withParallel(level, 4 * level), () -> VisionLanguageModel.load(pair.text(), pair.mmproj(),
                         options))) {
                     server.awaitReady(java.time.Duration.ofMinutes(10));
                     ours.add(load(server.uri(), level, requests, tokens, image));
                 }
-                try (LlamaServer reference = LlamaServer.start(pair, level, threads)) {
+                try (LlamaServer reference = LlamaServer.start(pair, level, threads,
+                        List.of("--image-max-tokens", Integer.toString(IMAGE_MAX_TOKENS)))) {
                     theirs.add(load(reference.uri(), level, requests, tokens, image));
                 }
             }
@@ -92,7 +106,7 @@ public final class ServerBench {
         String body = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\""
                 + image + "\"}},{\"type\":\"text\",\"text\":\"Describe this picture.\"}]}],\"temperature\":0,"
                 + "\"max_tokens\":" + tokens + ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
-        SseClient.stream(base, body); // warm-up: page the weights in, size the buffers
+        SseClient.stream(base, body, PATIENCE); // warm-up: page the weights in, size the buffers
         List<Double> firstPieces = Collections.synchronizedList(new ArrayList<>());
         long[] generated = new long[1];
         long t0 = System.nanoTime();
@@ -102,7 +116,7 @@ public final class ServerBench {
                 all.add(pool.submit(() -> {
                     for (int r = 0; r < requests; r++) {
                         long start = System.nanoTime();
-                        SseClient.Stream s = SseClient.stream(base, body);
+                        SseClient.Stream s = SseClient.stream(base, body, PATIENCE);
                         firstPieces.add(s.firstPieceNanos() < 0 ? Double.NaN : (s.firstPieceNanos() - start) / 1e6);
                         synchronized (generated) {
                             generated[0] += s.usage().path("completion_tokens").asLong();

@@ -19,6 +19,7 @@ import java.util.List;
 /** One small client used on both servers, so answers and SSE framing are read by the same code. */
 final class SseClient {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration TIMEOUT = Duration.ofSeconds(120);
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     private static final int MAX_EVENTS = 100_000;
 
@@ -61,7 +62,7 @@ final class SseClient {
     }
 
     static JsonNode post(URI base, String body) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(request(base, body), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = HTTP.send(request(base, body, TIMEOUT), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() != 200) {
             throw new AssertionError("HTTP " + r.statusCode() + " from " + base + ": " + r.body());
         }
@@ -69,7 +70,13 @@ final class SseClient {
     }
 
     static Stream stream(URI base, String body) throws IOException, InterruptedException {
-        HttpResponse<InputStream> r = HTTP.send(request(base, body), HttpResponse.BodyHandlers.ofInputStream());
+        return stream(base, body, TIMEOUT);
+    }
+
+    /** As {@link #stream(URI, String)}, waiting up to {@code timeout} for the answer to begin. */
+    static Stream stream(URI base, String body, Duration timeout) throws IOException, InterruptedException {
+        HttpResponse<InputStream> r = HTTP.send(request(base, body, timeout),
+                HttpResponse.BodyHandlers.ofInputStream());
         if (r.statusCode() != 200) {
             throw new AssertionError("HTTP " + r.statusCode() + " from " + base);
         }
@@ -100,8 +107,8 @@ final class SseClient {
         return new Stream(events, done, firstPiece);
     }
 
-    private static HttpRequest request(URI base, String body) {
-        return HttpRequest.newBuilder(base.resolve("/v1/chat/completions")).timeout(Duration.ofSeconds(120))
+    private static HttpRequest request(URI base, String body, Duration timeout) {
+        return HttpRequest.newBuilder(base.resolve("/v1/chat/completions")).timeout(timeout)
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
     }
 }

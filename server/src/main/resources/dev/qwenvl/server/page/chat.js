@@ -72,6 +72,65 @@ function statsLine(usage, timings) {
   return parts.join(" · ");
 }
 
+const GROUNDING = /bbox_2d|point_2d|<\|box_start\|>/;
+const PALETTE = ["#ff1744", "#2979ff", "#00c853", "#ffab00", "#d500f9", "#00b8d4"];
+
+// The image a question is about: the first of the newest user message that has one.
+function latestImage() {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const parts = Array.isArray(history[i].content) ? history[i].content : [];
+    const image = parts.find((p) => p.type === "image_url");
+    if (history[i].role === "user" && image) return image.image_url.url;
+  }
+  return null;
+}
+
+// Asks the server where a grounding answer's boxes and points lie on the image (its original pixels, mapped back
+// from the model's frame) and draws them over a copy of the image in the answer's bubble. Resolves to the count drawn.
+async function showDetections(bubbleDiv, text, imageUri) {
+  const response = await fetch("v1/detections", {
+    method: "POST", headers: apiHeaders(),
+    body: JSON.stringify({ text: text, image_url: { url: imageUri } }),
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error((body.error && body.error.message) || ("HTTP " + response.status));
+  const found = body.detections.filter((d) => d.bbox_2d || d.point_2d);
+  if (found.length === 0) return 0;
+  const picture = new Image();
+  picture.src = imageUri;
+  await picture.decode();
+  const canvas = document.createElement("canvas");
+  canvas.className = "detections";
+  canvas.width = body.image.original[0];
+  canvas.height = body.image.original[1];
+  const g = canvas.getContext("2d");
+  g.drawImage(picture, 0, 0, canvas.width, canvas.height);
+  const line = Math.max(4, Math.round(Math.min(canvas.width, canvas.height) / 150));
+  const labels = [];
+  g.lineWidth = line;
+  g.font = (line * 4) + "px system-ui, sans-serif";
+  for (const d of found) {
+    if (!labels.includes(d.label)) labels.push(d.label);
+    g.strokeStyle = g.fillStyle = PALETTE[labels.indexOf(d.label) % PALETTE.length];
+    let x, y;
+    if (d.bbox_2d) {
+      const [x1, y1, x2, y2] = d.bbox_2d;
+      g.strokeRect(x1, y1, x2 - x1, y2 - y1);
+      [x, y] = [Math.min(x1, x2), Math.min(y1, y2)];
+    } else {
+      [x, y] = d.point_2d;
+      g.beginPath();
+      g.arc(x, y, line * 1.5, 0, 2 * Math.PI);
+      g.fill();
+    }
+    if (d.label) g.fillText(d.label, x + line, Math.max(line * 4, y - line));
+  }
+  canvas.dataset.detections = String(found.length);
+  bubbleDiv.insertBefore(canvas, bubbleDiv.querySelector(".content"));
+  return found.length;
+}
+window.qwenvl = { showDetections: showDetections };
+
 function setBusy(busy) {
   $("send").disabled = busy;
   $("stop").disabled = !busy;
@@ -133,6 +192,8 @@ async function ask(event) {
         if (chunk.usage || chunk.timings) stats.textContent = statsLine(chunk.usage, chunk.timings);
       }
     }
+    const image = latestImage();
+    if (GROUNDING.test(reply) && image) await showDetections(answer, reply, image);
   } catch (e) {
     if (e.name === "AbortError") {
       stats.textContent = "stopped";
