@@ -48,7 +48,10 @@ class TinyModelsTest {
 
     static Stream<Arguments> variants() {
         return Stream.of(Projector.values())
-                .flatMap(p -> Stream.of(Weights.values()).map(w -> Arguments.of(p, w)));
+                .flatMap(p -> Stream.of(Weights.values())
+                        // direct Q4_K blocks need rows in multiples of 256, which only the 32B dimensions have
+                        .filter(w -> w != Weights.Q4_K_M_DIRECT)
+                        .map(w -> Arguments.of(p, w)));
     }
 
     @ParameterizedTest(name = "{0} {1}")
