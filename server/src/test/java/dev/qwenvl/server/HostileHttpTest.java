@@ -208,6 +208,29 @@ class HostileHttpTest {
         assertAnswers();
     }
 
+    static Stream<Arguments> badDetectionBodies() {
+        String image = "{\"url\":\"" + pngBomb(1) + "\"}";
+        return Stream.of(
+                Arguments.of("truncated JSON", "{\"text\":", 400, "not valid JSON"),
+                Arguments.of("no image", "{\"text\":\"[]\"}", 400, "image_url"),
+                Arguments.of("text not a string", "{\"text\":[1],\"image_url\":" + image + "}", 400, "image_url"),
+                Arguments.of("unknown field", "{\"text\":\"[]\",\"image_url\":" + image + ",\"boxes\":1}", 400,
+                        "boxes"),
+                Arguments.of("image bomb", "{\"text\":\"[]\",\"image_url\":{\"url\":\"" + pngBomb(50_000)
+                        + "\"}}", 400, null),
+                Arguments.of("private URL", "{\"text\":\"[]\",\"image_url\":{\"url\":\"http://127.0.0.1/x.png\"}}",
+                        400, null));
+    }
+
+    @ParameterizedTest(name = "detections: {0}")
+    @MethodSource("badDetectionBodies")
+    @Order(1)
+    void badDetectionBodyIsAJsonError(String name, String body, int status, String mentions) {
+        assertError(RawHttp.post(base, "/v1/detections", body.getBytes(StandardCharsets.UTF_8), AUTH), status,
+                mentions);
+        assertAnswers();
+    }
+
     @Test
     @Order(2)
     void invalidUtf8IsAJsonError() {
