@@ -15,8 +15,14 @@ import static dev.qwenvl.bindings.qwenvl_h.ggml_backend_dev_name;
  * ({@code common_get_device_memory_data}, the no-alloc load of {@code llama-fit-params}), and the mmproj's weights and
  * vision compute buffers ({@code mtmd_get_memory_usage}), once per JVM for the same files and options
  * ({@link MemoryMeasurement}). This adds what they leave out: several conversations (each has its own context, or
- * with parallel sequences all share the one measured context of that many sequences), and the vision encoder at the largest image the token bounds allow, where libmtmd measures a
- * fixed warmup image.
+ * with parallel sequences all share the one measured context of that many sequences), and the vision encoder's
+ * buffers at the largest image the token bounds allow, where libmtmd measures a fixed warmup image.
+ *
+ * <p>A load is planned, as llama-mtmd-cli allocates it, with the vision buffers of the warmup image; they grow when a
+ * larger image is encoded. The plan shows how far ({@link Device#largestImageCompute()}), and each image is checked
+ * against the memory free then, before it is encoded: one that would not fit is refused with an
+ * {@link ImageException} (without flash attention a 4096-token image needs some 17 GiB on a 3B's encoder, where
+ * llama.cpp would allocate until the kernel kills the process).
  *
  * <pre>{@code
  * MemoryPlan plan = MemoryPlan.of(model, mmproj, ModelOptions.defaults().withContextSize(32768));
@@ -44,11 +50,15 @@ public final class MemoryPlan {
      * @param kvCache       the KV cache of all the conversations planned
      * @param compute       the text model's compute buffers of all the conversations planned
      * @param mmprojWeights the vision encoder's weights
-     * @param visionCompute the vision encoder's compute buffers for the largest image the token bounds allow
+     * @param visionCompute the vision encoder's compute buffers as the load allocates them, for libmtmd's warmup
+     *                      image
+     * @param largestImageCompute the vision encoder's compute buffers once they have grown for the largest image
+     *                      the token bounds allow (at least {@code visionCompute})
      * @param caches        the bounds of the model's image-embedding and prefix caches (host only)
      */
     public record Device(String name, String description, long available, long total, long weights, long kvCache,
-                         long compute, long mmprojWeights, long visionCompute, long caches) {
+                         long compute, long mmprojWeights, long visionCompute, long largestImageCompute,
+                         long caches) {
         /** Whether this is host memory. */
         public boolean host() {
             return name.equals("host");
@@ -59,6 +69,11 @@ public final class MemoryPlan {
             return weights + kvCache + compute + mmprojWeights + visionCompute + caches;
         }
 
+        /** What {@link #needed()} grows to once an image as large as the token bounds allow has been encoded. */
+        public long neededWithLargestImage() {
+            return needed() - visionCompute + largestImageCompute;
+        }
+
         /** What is left free on top of {@link #needed()} for the device to count as fitting. */
         public long margin() {
             return host() ? HOST_MARGIN : DEVICE_MARGIN;
@@ -67,6 +82,11 @@ public final class MemoryPlan {
         /** Whether {@link #needed()} plus {@link #margin()} is within {@link #available()}. */
         public boolean fits() {
             return needed() + margin() <= available;
+        }
+
+        /** Whether {@link #neededWithLargestImage()} plus {@link #margin()} is within {@link #available()}. */
+        public boolean fitsLargestImage() {
+            return neededWithLargestImage() + margin() <= available;
         }
     }
 
@@ -124,22 +144,29 @@ public final class MemoryPlan {
      * sequences the conversations share one measured context; otherwise each has its own.
      */
     static MemoryPlan measure(Path text, Path vision, GgufMetadata meta, ModelOptions options, int conversations) {
+        return measure(text, vision, meta, options, conversations, MemoryMeasurement.of(text, vision, options));
+    }
+
+    /** The plan from a measurement already taken. */
+    static MemoryPlan measure(Path text, Path vision, GgufMetadata meta, ModelOptions options, int conversations,
+                              MemoryMeasurement m) {
         long contextSize = options.contextSize() > 0 ? options.contextSize()
                 : meta.requireUnsigned("qwen2vl.context_length");
-        MemoryMeasurement m = MemoryMeasurement.of(text, vision, options);
         int contexts = options.parallelSequences() > 1 ? 1 : conversations;
         double imageScale = imageScale(m.warmupTokens(), m.boundTokens());
         HostMemory host = HostMemory.now();
         long caches = options.imageCacheBytes() + options.prefixCacheBytes();
         List<Device> devices = new ArrayList<>();
         for (MemoryMeasurement.Part p : m.parts()) {
-            long visionCompute = (long) Math.ceil(p.visionCompute() * imageScale);
+            long largestImage = (long) Math.ceil(p.visionCompute() * imageScale);
             devices.add(p.host()
                     ? new Device("host", "host memory (RAM)", host.available(), host.total(), p.weights(),
-                            p.kvCache() * contexts, p.compute() * contexts, p.mmprojWeights(), visionCompute, caches)
+                            p.kvCache() * contexts, p.compute() * contexts, p.mmprojWeights(), p.visionCompute(),
+                            largestImage, caches)
                     : new Device(ggml_backend_dev_name(p.device()).getString(0),
                             ggml_backend_dev_description(p.device()).getString(0), p.free(), p.total(), p.weights(),
-                            p.kvCache() * contexts, p.compute() * contexts, p.mmprojWeights(), visionCompute, 0));
+                            p.kvCache() * contexts, p.compute() * contexts, p.mmprojWeights(), p.visionCompute(),
+                            largestImage, 0));
         }
         devices.sort((x, y) -> Boolean.compare(x.host(), y.host())); // host last
         return new MemoryPlan(text, vision, options, conversations, contextSize, m.boundTokens(), m.warmupTokens(),
@@ -185,7 +212,7 @@ public final class MemoryPlan {
         return contextSize;
     }
 
-    /** The most tokens one image may take (the vision encoder's compute buffers are planned for it). */
+    /** The most tokens one image may take (what {@link Device#largestImageCompute()} is planned for). */
     public int imageMaxTokens() {
         return imageMaxTokens;
     }
@@ -210,10 +237,23 @@ public final class MemoryPlan {
         return devices.stream().allMatch(Device::fits);
     }
 
-    /** What would make the devices that do not fit fit; empty when all fit. */
+    /**
+     * What would make the devices that do not fit fit, and for a device that fits the load but not the largest image,
+     * which images it will refuse and what would let them in; empty when all fit with the largest image.
+     */
     public List<String> remedies() {
         List<String> remedies = new ArrayList<>();
         for (Device d : devices) {
+            if (d.fits() && !d.fitsLargestImage()) {
+                long room = d.available() - d.margin() - d.needed() + d.visionCompute();
+                int tokens = tokensFitting(room, d.visionCompute());
+                remedies.add(d.name() + ": images above about " + tokens + " tokens will be refused when they come,"
+                        + " their vision buffers (" + bytes(d.largestImageCompute()) + " at " + imageMaxTokens
+                        + " tokens) not fitting; bound them (--image-max-tokens " + tokens
+                        + ", ModelOptions.withImageTokens)"
+                        + (options.flashAttention() == ModelOptions.FlashAttention.DISABLED
+                        ? " or turn flash attention on (-fa on), which does not hold the attention scores" : ""));
+            }
             if (d.fits()) {
                 continue;
             }
@@ -238,7 +278,7 @@ public final class MemoryPlan {
                 remedies.add(where + "the vision encoder on the CPU (--no-mmproj-offload,"
                         + " ModelOptions.withMmprojOnGpu(false))");
             }
-            if (imageMaxTokens > warmupImageTokens && d.visionCompute() > d.available() / 8) {
+            if (d.visionCompute() > d.available() / 8) {
                 remedies.add(where + "fewer tokens per image (--image-max-tokens, ModelOptions.withImageTokens)");
             }
             if (d.caches() > 0) {
@@ -254,6 +294,14 @@ public final class MemoryPlan {
             }
         }
         return remedies;
+    }
+
+    /** The most image tokens whose vision buffers, scaled from the warmup image's, fit in {@code room} bytes. */
+    private int tokensFitting(long room, long warmupCompute) {
+        if (warmupCompute <= 0 || room >= warmupCompute * imageScale(warmupImageTokens, imageMaxTokens)) {
+            return imageMaxTokens;
+        }
+        return Math.max(warmupImageTokens, (int) (warmupImageTokens * Math.sqrt(room / (double) warmupCompute)));
     }
 
     /** One line per device that does not fit: what it needs, part by part, and what it has. */
@@ -279,16 +327,18 @@ public final class MemoryPlan {
         StringBuilder s = new StringBuilder();
         s.append(String.format(Locale.ROOT, "memory plan: %s + %s%n", model.getFileName(), mmproj.getFileName()));
         s.append(String.format(Locale.ROOT, "  context %d tokens x %d conversation%s; images up to %d tokens"
-                        + " (libmtmd measures its warmup image of %d)%n", contextSize, conversations,
+                        + " (vision: libmtmd's warmup image of %d; largest img: needed with one of the most)%n",
+                contextSize, conversations,
                 conversations == 1 ? "" : "s", imageMaxTokens, warmupImageTokens));
-        String format = "  %-8s %11s %11s %11s %11s %11s %11s %11s %11s  %s%n";
+        String format = "  %-8s %11s %11s %11s %11s %11s %11s %11s %11s %11s  %s%n";
         s.append(String.format(Locale.ROOT, format, "device", "weights", "KV cache", "compute", "mmproj",
-                "vision", "caches", "needed", "available", "fits"));
+                "vision", "caches", "needed", "largest img", "available", "fits"));
         for (Device d : devices) {
             s.append(String.format(Locale.ROOT, format, d.name(), bytes(d.weights()), bytes(d.kvCache()),
                     bytes(d.compute()), bytes(d.mmprojWeights()), bytes(d.visionCompute()), bytes(d.caches()),
-                    bytes(d.needed()),
-                    bytes(d.available()), d.fits() ? "yes" : "no (keeps " + bytes(d.margin()) + " free)"));
+                    bytes(d.needed()), bytes(d.neededWithLargestImage()), bytes(d.available()),
+                    !d.fits() ? "no (keeps " + bytes(d.margin()) + " free)"
+                            : d.fitsLargestImage() ? "yes" : "yes, not its largest images"));
         }
         for (String r : remedies()) {
             s.append("  to fit, ").append(r).append(System.lineSeparator());

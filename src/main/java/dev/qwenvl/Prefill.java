@@ -216,6 +216,13 @@ final class Prefill {
                 if (added == 0) {
                     throw new ImageException("libmtmd cannot encode image chunk " + first + " of the message");
                 }
+                long largest = first; // Qwen's encoders take one image a batch; with more, the largest sizes them
+                for (long j = first + 1; j < first + added; j++) {
+                    largest = mtmd_input_chunk_get_n_tokens(turn.chunk(j))
+                            > mtmd_input_chunk_get_n_tokens(turn.chunk(largest)) ? j : largest;
+                }
+                model.admitImage((int) mtmd_input_chunk_get_n_tokens(turn.chunk(largest)),
+                        "image chunk " + largest + " of the message");
                 long t0 = System.nanoTime();
                 int rc = mtmd_batch_encode(mbatch);
                 encodeNanos += System.nanoTime() - t0;

@@ -58,6 +58,7 @@ public final class VisionLanguageModel implements AutoCloseable {
     private final ImageEmbeddingCache imageCache;
     private final PrefixCache prefixCache;
     private final ReentrantLock visionLock = new ReentrantLock(); // one mtmd context: encode one image at a time
+    private final VisionMemory visionMemory; // guarded by visionLock
     private final Set<Conversation> conversations = ConcurrentHashMap.newKeySet();
     private final Object lifecycle = new Object();
     private boolean closed;  // guarded by lifecycle
@@ -79,13 +80,16 @@ public final class VisionLanguageModel implements AutoCloseable {
         patchSize = (int) clip.requireUnsigned("clip.vision.patch_size");
         MemorySegment m = MemorySegment.NULL;
         MemorySegment v = MemorySegment.NULL;
+        VisionMemory vm = VisionMemory.unchecked();
         try {
             if (options.memoryCheck()) {
+                MemoryMeasurement measured = MemoryMeasurement.of(modelFile, mmprojFile, options);
                 MemoryPlan plan = MemoryPlan.measure(modelFile, mmprojFile, text, options,
-                        options.parallelSequences());
+                        options.parallelSequences(), measured);
                 if (!plan.fits()) {
                     throw new InsufficientMemoryException(plan);
                 }
+                vm = VisionMemory.of(measured, options);
             }
             m = loadText();
             NativeLog.drainRecent(); // the text model's load warnings explain no later failure
@@ -105,6 +109,7 @@ public final class VisionLanguageModel implements AutoCloseable {
         RpcServer.connected(options.rpcServers());
         model = m;
         vision = v;
+        visionMemory = vm;
         vocab = llama_model_get_vocab(m);
     }
 
@@ -358,6 +363,14 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     ReentrantLock visionLock() {
         return visionLock;
+    }
+
+    /**
+     * Refuses, with an {@link ImageException}, an image whose vision buffers would not fit the memory free now (see
+     * {@link MemoryPlan}); the caller holds {@link #visionLock()}.
+     */
+    void admitImage(int tokens, String what) {
+        visionMemory.admit(tokens, what);
     }
 
     /** A context of the conversation's own, or a sequence of the shared one; called with the lifecycle lock held. */

@@ -5,7 +5,10 @@ import dev.qwenvl.testing.ModelPair;
 import dev.qwenvl.testing.Spec;
 import dev.qwenvl.testing.TestImages;
 import dev.qwenvl.testing.TinyModels;
+import dev.qwenvl.testing.ReferenceCli;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -14,7 +17,11 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static dev.qwenvl.bindings.qwenvl_h.qwenvl_context_memory;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -67,6 +74,33 @@ class MemoryPlanTest {
         }
     }
 
+    /** llama-mtmd-cli's verbose log of its buffers: the text context's compute, then the vision encoder's warmup. */
+    private static final Pattern CLI_BUFFER = Pattern.compile(
+            "(sched_reserve|reserve_compute_meta): +CPU compute buffer size = +([0-9.]+) MiB");
+
+    @ParameterizedTest
+    @EnumSource(value = ModelOptions.FlashAttention.class, names = {"ENABLED", "DISABLED"})
+    void theLoadsComputeBuffersAreWhatLlamaMtmdCliReserves(ModelOptions.FlashAttention fa, @TempDir Path dir) {
+        ModelPair pair = TinyModels.pair(TINY);
+        ModelOptions options = ModelOptions.defaults().withThreads(2).withContextSize(4096).withFlashAttention(fa);
+        MemoryPlan.Device host = MemoryPlan.of(pair.text(), pair.mmproj(), options).devices().getLast();
+        String flag = fa == ModelOptions.FlashAttention.ENABLED ? "on" : "off";
+        ReferenceCli.Result cli = ReferenceCli.exec(List.of("-m", pair.text().toString(), "--mmproj",
+                pair.mmproj().toString(), "--image", TestImages.gradient(dir.resolve("g.png"), 64, 48).toString(),
+                "-p", "hi", "-n", "1", "--temp", "0", "-t", "2", "-c", "4096", "-fa", flag, "-v"), "", null);
+        assertEquals(0, cli.exitCode(), cli.stderrTail());
+        Map<String, Double> mib = new HashMap<>();
+        Matcher m = CLI_BUFFER.matcher(cli.stderr());
+        while (m.find()) {
+            mib.putIfAbsent(m.group(1), Double.parseDouble(m.group(2)));
+        }
+        assertTrue(cli.stderr().contains("flash attention is " + (fa == ModelOptions.FlashAttention.ENABLED
+                ? "enabled" : "disabled")), cli.stderrTail());
+        assertEquals(mib.get("sched_reserve"), host.compute() / (double) (1 << 20), 0.006, "text compute");
+        assertEquals(mib.get("reserve_compute_meta"), host.visionCompute() / (double) (1 << 20), 0.006,
+                "vision compute at the warmup image");
+    }
+
     @Test
     void planCountsEveryConversationsContext() {
         ModelPair pair = TinyModels.pair(TINY);
@@ -117,7 +151,7 @@ class MemoryPlanTest {
     /** The device with another reading of the host's free memory, which changes between two plans. */
     private static MemoryPlan.Device withAvailable(MemoryPlan.Device d, long available) {
         return new MemoryPlan.Device(d.name(), d.description(), available, d.total(), d.weights(), d.kvCache(),
-                d.compute(), d.mmprojWeights(), d.visionCompute(), d.caches());
+                d.compute(), d.mmprojWeights(), d.visionCompute(), d.largestImageCompute(), d.caches());
     }
 
     @Test
@@ -138,9 +172,43 @@ class MemoryPlanTest {
             assertEquals(plan.imageMaxTokens(), g.stats().imageTokens(), "the image reaches the token bound");
             peak = peakResidentBytes() - before;
         }
-        double ratio = peak / (double) plan.needed();
+        long planned = plan.devices().getLast().neededWithLargestImage();
+        double ratio = peak / (double) planned;
         assertTrue(ratio > PEAK_LOW && ratio < PEAK_HIGH, "peak resident memory grew by " + MemoryPlan.bytes(peak)
-                + ", the plan said " + MemoryPlan.bytes(plan.needed()) + ":\n" + plan);
+                + ", the plan said " + MemoryPlan.bytes(planned) + " with the largest image:\n" + plan);
+    }
+
+    @Test
+    void anImageWhoseBuffersCannotFitIsRefusedBeforeItIsEncoded(@TempDir Path dir) throws IOException {
+        ModelPair pair = TinyModels.pair(TINY);
+        // without flash attention the encoder holds every head's attention scores: a 16384-token image (3584x3584,
+        // 65536 patches) needs 16x the 4096-token one's buffers, far beyond this machine, while the load fits
+        ModelOptions options = ModelOptions.defaults().withThreads(2).withContextSize(20480)
+                .withFlashAttention(ModelOptions.FlashAttention.DISABLED).withImageTokens(0, 16384);
+        MemoryPlan plan = MemoryPlan.of(pair.text(), pair.mmproj(), options);
+        MemoryPlan.Device host = plan.devices().getLast();
+        assumeTrue(!host.fitsLargestImage(), "this machine has room for the 16384-token image:\n" + plan);
+        assertTrue(host.fits(), "the load itself fits:\n" + plan);
+        assertTrue(plan.remedies().stream().anyMatch(r -> r.startsWith("host: images above about ")
+                && r.contains("--image-max-tokens") && r.contains("-fa on")), plan.toString());
+
+        Image huge = Image.read(TestImages.gradient(dir.resolve("huge.png"), 3584, 3584));
+        Image small = Image.read(TestImages.gradient(dir.resolve("small.png"), 64, 48));
+        resetPeakResident();
+        long before = residentBytes();
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), options);
+             Conversation chat = model.newConversation()) {
+            ImageException e = assertThrows(ImageException.class, () -> chat.ask(Message.of("Describe it.", huge),
+                    SamplingOptions.greedy().withMaxTokens(1)));
+            assertTrue(e.getMessage().contains("takes 16384 tokens") && e.getMessage().contains("--image-max-tokens")
+                    && e.getMessage().contains("flash attention on"), e.getMessage());
+            assertTrue(peakResidentBytes() - before < host.largestImageCompute() / 4,
+                    "refused before its buffers were allocated: peak grew by "
+                            + MemoryPlan.bytes(peakResidentBytes() - before));
+            Generation g = chat.ask(Message.of("Describe it.", small), SamplingOptions.greedy().withMaxTokens(1));
+            assertEquals(1, g.stats().generatedTokens(), "the conversation answers the next image");
+            assertEquals(2, chat.history().size(), "the refused turn left nothing behind: " + chat.history());
+        }
     }
 
     @Test
