@@ -6,7 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 
@@ -42,7 +42,8 @@ final class Answer {
     private final ArrayDeque<String> ready = new ArrayDeque<>();
     private final StopStrings stops;
     private final Utf8Assembler utf8 = new Utf8Assembler();
-    private final List<Integer> generated = new ArrayList<>();
+    private int[] generated = new int[64]; // the tokens sampled, unboxed: the loop allocates only each piece's String
+    private int generatedCount;
     private Phase phase = Phase.PREFILL;
     private StopReason reason;
     private boolean evaluated;
@@ -95,12 +96,12 @@ final class Answer {
             seq.commit();
         }
         Duration took = start == 0 ? Duration.ZERO : Duration.ofNanos(end - start);
-        return new Generation(stops.text(), reason, prefill.stats(generated.size(), took));
+        return new Generation(stops.text(), reason, prefill.stats(generatedCount, took));
     }
 
     /** The answer as far as it got, touching no native state (its conversation is already closed). */
     Generation interrupted() {
-        return new Generation(stops.text(), StopReason.CANCELLED, prefill.stats(generated.size(), Duration.ZERO));
+        return new Generation(stops.text(), StopReason.CANCELLED, prefill.stats(generatedCount, Duration.ZERO));
     }
 
     /** The answer to a question that was cancelled before anything ran. */
@@ -149,12 +150,15 @@ final class Answer {
         }
         int token = pending;
         hasPending = false;
-        generated.add(token);
+        if (generatedCount == generated.length) {
+            generated = Arrays.copyOf(generated, 2 * generatedCount);
+        }
+        generated[generatedCount++] = token;
         if (llama_vocab_is_eog(model.vocab(), token)) {
             end(StopReason.END_OF_GENERATION);
             return;
         }
-        if (stops.add(utf8.add(pieceOf(token)))) {
+        if (stops.add(piece(token))) {
             end(StopReason.STOP_STRING);
             return;
         }
@@ -163,7 +167,7 @@ final class Answer {
             return;
         }
         try {
-            if (generated.size() < limit) {
+            if (generatedCount < limit) {
                 pending = context.decodeAndSample(token, seq.nPast(), sampler);
                 hasPending = true;
             } else {
@@ -196,29 +200,28 @@ final class Answer {
         }
     }
 
-    private byte[] pieceOf(int token) {
+    /** The token's piece, joined to the bytes of a character the previous pieces left incomplete. */
+    private String piece(int token) {
         MemorySegment buf = context.scratch(256);
         int n = llama_token_to_piece(model.vocab(), token, buf, (int) buf.byteSize(), 0, true);
         if (n < 0) {
             buf = context.scratch(-n);
             n = llama_token_to_piece(model.vocab(), token, buf, (int) buf.byteSize(), 0, true);
         }
-        return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+        return utf8.add(buf, n);
     }
 
     /** The generated tokens as llama-mtmd-cli records them in its history (special tokens rendered). */
     private String detokenize() {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment ids = a.allocate(ValueLayout.JAVA_INT, Math.max(1, generated.size()));
-            for (int i = 0; i < generated.size(); i++) {
-                ids.setAtIndex(ValueLayout.JAVA_INT, i, generated.get(i));
-            }
-            int len = Math.max(64, generated.size() * 16);
+            MemorySegment ids = a.allocateFrom(ValueLayout.JAVA_INT, Arrays.copyOf(generated,
+                    Math.max(1, generatedCount)));
+            int len = Math.max(64, generatedCount * 16);
             MemorySegment buf = a.allocate(len);
-            int n = llama_detokenize(model.vocab(), ids, generated.size(), buf, len, false, true);
+            int n = llama_detokenize(model.vocab(), ids, generatedCount, buf, len, false, true);
             if (n < 0) {
                 buf = a.allocate(-n);
-                n = llama_detokenize(model.vocab(), ids, generated.size(), buf, -n, false, true);
+                n = llama_detokenize(model.vocab(), ids, generatedCount, buf, -n, false, true);
             }
             return new String(buf.asSlice(0, Math.max(0, n)).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
         }

@@ -169,10 +169,13 @@ final class ContextHandle implements AutoCloseable {
         if (shared != null) {
             return shared.decodeAndSample(seqId, token, pos, sampler);
         }
-        return exclusive(() -> {
+        lock.lock(); // not exclusive(): its lambda and the boxed token would be allocated on every token
+        try {
             decode(token, pos);
             return sampler.sample(ctx, -1);
-        });
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Decodes {@code token} at {@code pos} without sampling after it (the answer's last token). */
@@ -180,7 +183,12 @@ final class ContextHandle implements AutoCloseable {
         if (shared != null) {
             shared.decodeAndSample(seqId, token, pos, null);
         } else {
-            exclusive(() -> decode(token, pos));
+            lock.lock();
+            try {
+                decode(token, pos);
+            } finally {
+                lock.unlock();
+            }
         }
     }
 

@@ -13,6 +13,7 @@ final class StopStrings {
     private final int holdBack;
     private final StringBuilder text = new StringBuilder();
     private int emitted;
+    private String last = ""; // the text just added: handed on itself when it is all that is due, not copied
 
     StopStrings(List<String> stops, Consumer<String> onText) {
         this.stops = stops;
@@ -22,6 +23,7 @@ final class StopStrings {
 
     /** Adds text; returns true when a stop string has appeared (the text then ends before it). */
     boolean add(String more) {
+        last = more;
         text.append(more);
         int cut = -1;
         for (String s : stops) {
@@ -31,6 +33,7 @@ final class StopStrings {
             }
         }
         if (cut >= 0) {
+            last = ""; // what is due now ends inside the added text
             text.setLength(cut);
             emitUpTo(cut);
             return true;
@@ -53,7 +56,8 @@ final class StopStrings {
             if (Character.isHighSurrogate(text.charAt(end - 1)) && end < text.length()) {
                 end++; // never split a surrogate pair
             }
-            onText.accept(text.substring(emitted, end));
+            onText.accept(end == text.length() && emitted == end - last.length() ? last
+                    : text.substring(emitted, end));
             emitted = end;
         }
     }
