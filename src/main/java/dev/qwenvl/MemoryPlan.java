@@ -278,8 +278,11 @@ public final class MemoryPlan {
                 remedies.add(where + "the vision encoder on the CPU (--no-mmproj-offload,"
                         + " ModelOptions.withMmprojOnGpu(false))");
             }
-            if (d.visionCompute() > d.available() / 8) {
-                remedies.add(where + "fewer tokens per image (--image-max-tokens, ModelOptions.withImageTokens)");
+            // libmtmd sizes the load's vision buffers by its fixed warmup image: a token bound does not shrink them
+            if (d.visionCompute() > d.available() / 8
+                    && options.flashAttention() == ModelOptions.FlashAttention.DISABLED) {
+                remedies.add(where + "flash attention on (-fa on, ModelOptions.withFlashAttention): the vision"
+                        + " encoder's buffers then hold no attention scores");
             }
             if (d.caches() > 0) {
                 remedies.add(where + "smaller caches (" + bytes(d.caches()) + " now: ModelOptions.withImageCacheBytes,"
