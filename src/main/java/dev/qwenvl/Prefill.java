@@ -216,13 +216,11 @@ final class Prefill {
                 if (added == 0) {
                     throw new ImageException("libmtmd cannot encode image chunk " + first + " of the message");
                 }
-                long largest = first; // Qwen's encoders take one image a batch; with more, the largest sizes them
-                for (long j = first + 1; j < first + added; j++) {
-                    largest = mtmd_input_chunk_get_n_tokens(turn.chunk(j))
-                            > mtmd_input_chunk_get_n_tokens(turn.chunk(largest)) ? j : largest;
+                long tokens = 0; // Qwen's encoders take one image a batch; with more, the largest sizes the buffers
+                for (long j = first; j < first + added; j++) {
+                    tokens = Math.max(tokens, mtmd_input_chunk_get_n_tokens(turn.chunk(j)));
                 }
-                model.admitImage((int) mtmd_input_chunk_get_n_tokens(turn.chunk(largest)),
-                        "image chunk " + largest + " of the message");
+                model.admitImage((int) tokens, "image chunk " + first + " of the message");
                 long t0 = System.nanoTime();
                 int rc = mtmd_batch_encode(mbatch);
                 encodeNanos += System.nanoTime() - t0;
