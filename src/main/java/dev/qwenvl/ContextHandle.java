@@ -54,7 +54,7 @@ final class ContextHandle implements AutoCloseable {
     private final MemorySegment ctx;
     private final int seqId;
     private final SharedContext shared; // null when this handle owns its context
-    private final ReentrantLock lock;
+    private final ReentrantLock lock; // null for a shared context's sequence
     private final MemorySegment batch;
     private final MemorySegment textBatch;
     private final MemorySegment abortFlag;
@@ -92,12 +92,12 @@ final class ContextHandle implements AutoCloseable {
         this.shared = shared;
         this.seqId = seqId;
         this.ctx = shared.ctx();
-        this.lock = shared.lock();
+        this.lock = null; // the shared context's exclusive section
         this.contextSize = shared.contextSize();
         this.batchSize = shared.batchSize();
         this.abortFlag = null; // aborting a shared decode would abort every sequence's token: cancel between steps
-        this.batch = llama_batch_init(arena, 1, 0, 1);
-        this.textBatch = llama_batch_init(arena, batchSize, 0, 1);
+        this.batch = null;     // the shared context's rounds build the batches
+        this.textBatch = null;
     }
 
     /** A context's parameters for options (also what the memory plan measures). */
@@ -139,6 +139,9 @@ final class ContextHandle implements AutoCloseable {
 
     /** Runs {@code use} with the context to itself (a shared context's other sequences wait meanwhile). */
     <T> T exclusive(Supplier<T> use) {
+        if (shared != null) {
+            return shared.exclusive(use);
+        }
         lock.lock();
         try {
             return use.get();
@@ -152,11 +155,6 @@ final class ContextHandle implements AutoCloseable {
             use.run();
             return null;
         });
-    }
-
-    /** Samples the sequence's first token from the logits its prompt's last decode left; call inside exclusive. */
-    int sampleFirst(Sampler sampler) {
-        return sampler.sample(ctx, -1);
     }
 
     /**
@@ -208,31 +206,42 @@ final class ContextHandle implements AutoCloseable {
 
     /**
      * Decodes {@code tokens[from..]} from position {@code pos} in slices of the batch size, as libmtmd's helper
-     * decodes a text chunk, with logits for the last token only if {@code logitsLast}; returns the first non-zero
-     * llama_decode code, or 0. Call inside exclusive.
+     * decodes a text chunk, with logits for the last token only if {@code logitsLast}; then samples that token with
+     * {@code sampler} if not null, before another decode replaces its logits, and returns it (or -1). A shared
+     * context decodes the text in its rounds, beside the other sequences' tokens.
+     *
+     * @throws DecodeFailedException if llama_decode fails
      */
-    int decodeText(int[] tokens, int from, int pos, boolean logitsLast) {
-        int i = from;
-        while (i < tokens.length) {
-            int n = 0;
-            for (; i < tokens.length && n < batchSize; i++, n++) {
-                llama_batch.token(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, tokens[i]);
-                llama_batch.pos(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, pos++);
-                llama_batch.n_seq_id(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, 1);
-                llama_batch.seq_id(textBatch).getAtIndex(ValueLayout.ADDRESS, n).reinterpret(4)
-                        .set(ValueLayout.JAVA_INT, 0, seqId);
-                llama_batch.logits(textBatch).setAtIndex(ValueLayout.JAVA_BYTE, n, (byte) 0);
-            }
-            if (logitsLast && i == tokens.length) {
-                llama_batch.logits(textBatch).setAtIndex(ValueLayout.JAVA_BYTE, n - 1, (byte) 1);
-            }
-            llama_batch.n_tokens(textBatch, n);
-            int rc = llama_decode(ctx, textBatch);
-            if (rc != 0) {
-                return rc;
-            }
+    int decodeText(int[] tokens, int from, int pos, boolean logitsLast, Sampler sampler) {
+        if (shared != null) {
+            return shared.decodeText(seqId, tokens, from, pos, logitsLast, sampler);
         }
-        return 0;
+        lock.lock();
+        try {
+            int i = from;
+            while (i < tokens.length) {
+                int n = 0;
+                for (; i < tokens.length && n < batchSize; i++, n++) {
+                    llama_batch.token(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, tokens[i]);
+                    llama_batch.pos(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, pos++);
+                    llama_batch.n_seq_id(textBatch).setAtIndex(ValueLayout.JAVA_INT, n, 1);
+                    llama_batch.seq_id(textBatch).getAtIndex(ValueLayout.ADDRESS, n).reinterpret(4)
+                            .set(ValueLayout.JAVA_INT, 0, seqId);
+                    llama_batch.logits(textBatch).setAtIndex(ValueLayout.JAVA_BYTE, n, (byte) 0);
+                }
+                if (logitsLast && i == tokens.length) {
+                    llama_batch.logits(textBatch).setAtIndex(ValueLayout.JAVA_BYTE, n - 1, (byte) 1);
+                }
+                llama_batch.n_tokens(textBatch, n);
+                int rc = llama_decode(ctx, textBatch);
+                if (rc != 0) {
+                    throw new DecodeFailedException(rc);
+                }
+            }
+            return logitsLast && sampler != null && from < tokens.length ? sampler.sample(ctx, -1) : -1;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** A sequence of a shared context starts or stops generating (rounds wait briefly for its tokens). */
@@ -268,9 +277,9 @@ final class ContextHandle implements AutoCloseable {
     /** Frees the context, or empties and returns the leased sequence; the caller guarantees nothing uses them. */
     @Override
     public void close() {
-        llama_batch_free(batch);
-        llama_batch_free(textBatch);
         if (shared == null) {
+            llama_batch_free(batch);
+            llama_batch_free(textBatch);
             llama_free(ctx);
         } else {
             exclusive(() -> {

@@ -15,7 +15,6 @@ import static dev.qwenvl.bindings.qwenvl_h.mtmd_batch_free;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_batch_get_output_embd;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_batch_init;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_helper_decode_image_chunk;
-import static dev.qwenvl.bindings.qwenvl_h.mtmd_helper_eval_chunk_single;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_input_chunk_get_n_tokens;
 import static dev.qwenvl.bindings.qwenvl_h.mtmd_input_chunk_get_type;
 
@@ -57,8 +56,8 @@ final class Prefill {
 
     /**
      * Evaluates the turns in order; the assistant's turn is opened after the last. With a {@code sampler}, the
-     * answer's first token is sampled in the same exclusive section as the last decode, before another sequence's
-     * decode can replace its logits ({@link #firstToken()}).
+     * answer's first token is sampled right after the last decode, before another sequence's decode can replace its
+     * logits ({@link #firstToken()}).
      */
     void evaluate(List<Answer.Turn> turns, Sampler sampler) {
         this.sampler = sampler;
@@ -160,23 +159,14 @@ final class Prefill {
                     continue;
                 }
                 int[] ids = TokenizedTurn.textTokens(chunk);
-                int from = skip;
                 boolean last = i == n - 1;
-                int rc = context.exclusive(() -> {
-                    int r;
-                    if (from > 0) { // the cached prefix ends inside this chunk: decode the rest of it
-                        r = context.decodeText(ids, from, seq.nPast(), last);
-                        newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast() + ids.length - from);
-                    } else {
-                        newNPast.set(ValueLayout.JAVA_INT, 0, seq.nPast());
-                        r = mtmd_helper_eval_chunk_single(model.vision(), context.ctx(), chunk, seq.nPast(),
-                                context.seqId(), context.batchSize(), last, newNPast);
-                    }
-                    firstToken = r == 0 && last && sampler != null ? context.sampleFirst(sampler) : -1;
-                    return r;
-                });
-                check(rc, "text");
-                seq.addText(ids, skip, newNPast.get(ValueLayout.JAVA_INT, 0));
+                try { // as libmtmd's helper decodes a text chunk; a shared context batches it with other sequences
+                    firstToken = context.decodeText(ids, skip, seq.nPast(), last, last ? sampler : null);
+                } catch (ContextHandle.DecodeFailedException e) {
+                    firstToken = -1;
+                    check(e.rc, "text");
+                }
+                seq.addText(ids, skip, seq.nPast() + ids.length - skip);
                 skip = 0;
                 logits = i == n - 1;
             }

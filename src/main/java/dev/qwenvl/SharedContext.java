@@ -9,7 +9,9 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 import static dev.qwenvl.bindings.qwenvl_h.llama_batch_free;
 import static dev.qwenvl.bindings.qwenvl_h.llama_batch_init;
@@ -21,30 +23,58 @@ import static dev.qwenvl.bindings.qwenvl_h.llama_n_ctx_seq;
 
 /**
  * One llama.cpp context whose sequences the model's conversations lease ({@link ModelOptions#parallelSequences()}
- * of them), so that their generated tokens are decoded together: each step of each generating conversation hands
- * its token in, and whichever conversation gets the context first decodes every token handed in, in one
- * {@code llama_decode}, and samples each sequence with its own sampler before anyone decodes again (the logits of
- * a batch live only until the next decode). Every other use of the context holds {@link #lock()}.
+ * of them), so that their tokens are decoded together: each step of each generating conversation hands its token
+ * in, each prompt hands in its text, and whichever conversation gets the context first decodes everything handed in,
+ * in one {@code llama_decode} of at most {@code n_batch} rows, and samples each sequence with its own sampler before
+ * anyone decodes again (the logits of a batch live only until the next decode). A prompt longer than the room a
+ * round leaves goes on in the next rounds. Every other use of the context runs in {@link #exclusive}, ahead of the
+ * rounds waiting.
  */
 final class SharedContext implements AutoCloseable {
     private static final long GATHER_NANOS = 2_000_000; // how long a round waits for generating sequences to hand in
     private static final Comparator<Request> BY_SEQUENCE = Comparator.comparingInt(r -> r.seq);
 
-    /** One sequence's token waiting to be decoded, and then its next token or the decode's failure. */
+    /**
+     * One sequence's rows waiting to be decoded: a generated token, or a prompt's text tokens {@code [from, to)};
+     * then its next token or the decode's failure.
+     */
     private static final class Request {
         final int seq;
         final int token;
-        final int pos;
-        final Sampler sampler; // null: the answer's last token, decoded without sampling after it
-        int next;
+        final int[] text;      // null: one generated token
+        final int to;
+        final boolean logitsLast;
+        final Sampler sampler; // null: no sampling after the last row
+        int from;
+        int pos;
+        int rows;              // how many rows the current round takes
+        int next = -1;
         int rc;
         boolean done;
 
         Request(int seq, int token, int pos, Sampler sampler) {
             this.seq = seq;
             this.token = token;
-            this.pos = pos;
+            this.text = null;
+            this.to = 1;
+            this.logitsLast = sampler != null;
             this.sampler = sampler;
+            this.pos = pos;
+        }
+
+        Request(int seq, int[] text, int from, int pos, boolean logitsLast, Sampler sampler) {
+            this.seq = seq;
+            this.token = -1;
+            this.text = text;
+            this.from = from;
+            this.to = text.length;
+            this.logitsLast = logitsLast;
+            this.sampler = logitsLast ? sampler : null;
+            this.pos = pos;
+        }
+
+        int left() {
+            return to - from;
         }
     }
 
@@ -52,11 +82,13 @@ final class SharedContext implements AutoCloseable {
     private final MemorySegment ctx;
     private final MemorySegment batch;
     private final ReentrantLock lock = new ReentrantLock();
+    private final AtomicInteger exclusiveWaiting = new AtomicInteger(); // rounds do not start while one waits
     private final boolean[] leased;
     private final int contextSize;
     private final int batchSize;
     private final Object rounds = new Object();
     private final List<Request> waiting = new ArrayList<>(); // guarded by rounds
+    private int tokensWaiting;                                // generated tokens in waiting; guarded by rounds
     private int generating;                                   // guarded by rounds
 
     /** The context of {@code o.parallelSequences()} sequences of {@code o.contextSize()} tokens each. */
@@ -83,8 +115,8 @@ final class SharedContext implements AutoCloseable {
             ContextHandle.warmUp(ctx, model.vocab());
         }
         contextSize = llama_n_ctx_seq(ctx);
-        batchSize = llama_n_batch(ctx);
-        batch = llama_batch_init(arena, n, 0, 1);
+        batchSize = Math.max(llama_n_batch(ctx), n); // every generating sequence's token fits in one round
+        batch = llama_batch_init(arena, batchSize, 0, 1);
         leased = new boolean[n];
     }
 
@@ -107,10 +139,6 @@ final class SharedContext implements AutoCloseable {
         return ctx;
     }
 
-    ReentrantLock lock() {
-        return lock;
-    }
-
     int contextSize() {
         return contextSize;
     }
@@ -123,6 +151,27 @@ final class SharedContext implements AutoCloseable {
         return leased.length;
     }
 
+    /**
+     * Runs {@code use} with the context to itself, as soon as the round in progress ends: rounds do not start
+     * while it waits (they would otherwise take the lock again and again before a waiting thread wakes).
+     */
+    <T> T exclusive(Supplier<T> use) {
+        exclusiveWaiting.incrementAndGet();
+        try {
+            lock.lock();
+        } finally {
+            exclusiveWaiting.decrementAndGet();
+        }
+        try {
+            return use.get();
+        } finally {
+            lock.unlock();
+            synchronized (rounds) {
+                rounds.notifyAll(); // the sequences that stood back for it
+            }
+        }
+    }
+
     /** A sequence starts or stops generating: rounds wait briefly for the tokens of those generating. */
     void generating(boolean starts) {
         synchronized (rounds) {
@@ -131,16 +180,32 @@ final class SharedContext implements AutoCloseable {
     }
 
     /**
-     * Decodes {@code token} of {@code seq} at {@code pos} together with the other sequences' tokens, then samples
+     * Decodes {@code token} of {@code seq} at {@code pos} together with the other sequences' rows, then samples
      * the sequence's next token with {@code sampler} and returns it; a null sampler decodes without logits or
      * sampling (the answer's last token, which enters the cache in the round rather than in a decode of its own).
      *
      * @throws ContextHandle.DecodeFailedException with llama_decode's code if the decode failed
      */
     int decodeAndSample(int seq, int token, int pos, Sampler sampler) {
-        Request r = new Request(seq, token, pos, sampler);
+        return await(new Request(seq, token, pos, sampler));
+    }
+
+    /**
+     * Decodes {@code tokens[from..]} of {@code seq} from {@code pos} in the rounds, with logits for the last token
+     * only if {@code logitsLast}, and then samples it with {@code sampler} if not null; returns that token, or -1.
+     *
+     * @throws ContextHandle.DecodeFailedException with llama_decode's code if a decode failed
+     */
+    int decodeText(int seq, int[] tokens, int from, int pos, boolean logitsLast, Sampler sampler) {
+        return from == tokens.length ? -1 : await(new Request(seq, tokens, from, pos, logitsLast, sampler));
+    }
+
+    private int await(Request r) {
         synchronized (rounds) {
             waiting.add(r);
+            if (r.text == null) {
+                tokensWaiting++;
+            }
             rounds.notifyAll();
         }
         while (true) {
@@ -149,7 +214,7 @@ final class SharedContext implements AutoCloseable {
                     break;
                 }
             }
-            if (lock.tryLock()) {
+            if (exclusiveWaiting.get() == 0 && lock.tryLock()) {
                 try {
                     runRound();
                 } finally {
@@ -173,12 +238,15 @@ final class SharedContext implements AutoCloseable {
         return r.next;
     }
 
-    /** With the lock held: gathers the tokens handed in, decodes them in one batch and samples each sequence. */
+    /**
+     * With the lock held: gathers what was handed in, decodes a token of every generating sequence and as much
+     * prompt text as the batch has room for in one batch, and samples each sequence whose rows ended with logits.
+     */
     private void runRound() {
         List<Request> round;
         synchronized (rounds) {
             long deadline = System.nanoTime() + GATHER_NANOS;
-            for (long left; waiting.size() < generating && (left = deadline - System.nanoTime()) > 0; ) {
+            for (long left; tokensWaiting < generating && (left = deadline - System.nanoTime()) > 0; ) {
                 try {
                     rounds.wait(left / 1_000_000, (int) (left % 1_000_000));
                 } catch (InterruptedException e) {
@@ -188,38 +256,64 @@ final class SharedContext implements AutoCloseable {
             }
             round = new ArrayList<>(waiting);
             waiting.clear();
+            tokensWaiting = 0;
+        }
+        if (round.isEmpty()) {
+            return;
         }
         // rows in sequence order, as llama-batched-bench builds its batches: in the order the tokens came, llama.cpp
         // decoded 8 rows of the 3B pair 2.5x slower (0.33 of llama-batched-bench's speed, 0.84 sorted)
         round.sort(BY_SEQUENCE);
-        if (round.isEmpty()) {
-            return;
+        int room = batchSize;
+        for (Request q : round) {
+            if (q.text == null) {
+                q.rows = 1;
+                room--;
+            }
+        }
+        for (Request q : round) { // prompts share the room a round's generated tokens leave, in sequence order
+            if (q.text != null) {
+                q.rows = Math.min(q.left(), room);
+                room -= q.rows;
+            }
         }
         int outcome = -3; // a failure before llama_decode answered
         try {
-            llama_batch.n_tokens(batch, round.size());
-            for (int i = 0; i < round.size(); i++) {
-                Request q = round.get(i);
-                llama_batch.token(batch).setAtIndex(ValueLayout.JAVA_INT, i, q.token);
-                llama_batch.pos(batch).setAtIndex(ValueLayout.JAVA_INT, i, q.pos);
-                llama_batch.n_seq_id(batch).setAtIndex(ValueLayout.JAVA_INT, i, 1);
-                llama_batch.seq_id(batch).getAtIndex(ValueLayout.ADDRESS, i).reinterpret(4)
-                        .set(ValueLayout.JAVA_INT, 0, q.seq);
-                llama_batch.logits(batch).setAtIndex(ValueLayout.JAVA_BYTE, i, (byte) (q.sampler == null ? 0 : 1));
+            int n = 0;
+            for (Request q : round) {
+                for (int k = 0; k < q.rows; k++, n++) {
+                    boolean lastRow = k == q.rows - 1 && q.rows == q.left();
+                    llama_batch.token(batch).setAtIndex(ValueLayout.JAVA_INT, n,
+                            q.text == null ? q.token : q.text[q.from + k]);
+                    llama_batch.pos(batch).setAtIndex(ValueLayout.JAVA_INT, n, q.pos + k);
+                    llama_batch.n_seq_id(batch).setAtIndex(ValueLayout.JAVA_INT, n, 1);
+                    llama_batch.seq_id(batch).getAtIndex(ValueLayout.ADDRESS, n).reinterpret(4)
+                            .set(ValueLayout.JAVA_INT, 0, q.seq);
+                    llama_batch.logits(batch).setAtIndex(ValueLayout.JAVA_BYTE, n,
+                            (byte) (lastRow && q.logitsLast ? 1 : 0));
+                }
             }
-            int rc = llama_decode(ctx, batch);
-            for (int i = 0; i < round.size() && rc == 0; i++) {
-                Request q = round.get(i);
-                if (q.sampler != null) {
-                    q.next = q.sampler.sample(ctx, i); // the batch row: llama.cpp maps it to its output
+            llama_batch.n_tokens(batch, n);
+            int rc = n == 0 ? 0 : llama_decode(ctx, batch);
+            int row = 0;
+            for (Request q : round) {
+                row += q.rows;
+                if (rc == 0 && q.rows == q.left() && q.sampler != null) {
+                    q.next = q.sampler.sample(ctx, row - 1); // the batch row: llama.cpp maps it to its output
                 }
             }
             outcome = rc;
         } finally {
             synchronized (rounds) {
                 for (Request q : round) {
-                    q.rc = outcome;
-                    q.done = true;
+                    if (outcome == 0 && q.rows < q.left()) { // a prompt the batch had no room left for goes on
+                        q.from += q.rows;
+                        q.pos += q.rows;
+                        waiting.add(q);
+                    } else {
+                        q.rc = outcome;
+                        q.done = true;
+                    }
                 }
                 rounds.notifyAll();
             }

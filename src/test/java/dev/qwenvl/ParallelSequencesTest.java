@@ -17,6 +17,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -78,6 +79,44 @@ class ParallelSequencesTest {
                 assertEquals(alone.get(i), together.get(i).get(300, TimeUnit.SECONDS),
                         "conversation " + i + " of " + n + " answers as alone");
             }
+        }
+    }
+
+    @Test
+    void aQuestionIsAnsweredBesideAnAnswerInProgress() throws Exception {
+        ModelPair pair = TinyModels.pair(Spec.tiny(Spec.Projector.QWEN25VL));
+        Message quick = Message.of("Name one colour, and say why you chose it.");
+        Message tale = Message.of("Tell a long story.");
+        SamplingOptions story = SamplingOptions.greedy().withMaxTokens(900);
+        String quickAlone;
+        Generation storyAlone;
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), SOLO)) {
+            try (Conversation c = model.newConversation()) {
+                quickAlone = c.ask(quick, GREEDY).text();
+            }
+            try (Conversation c = model.newConversation()) {
+                storyAlone = c.ask(tale, story);
+            }
+        }
+        assertTrue(storyAlone.stats().generatedTokens() >= 300, "the story is long enough to ask beside it: "
+                + storyAlone.stats().generatedTokens() + " tokens");
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(),
+                SOLO.withParallelSequences(2));
+             ExecutorService threads = Executors.newSingleThreadExecutor();
+             Conversation busy = model.newConversation();
+             Conversation asker = model.newConversation()) {
+            CountDownLatch started = new CountDownLatch(1);
+            AtomicInteger pieces = new AtomicInteger();
+            Future<Generation> told = threads.submit(() -> busy.ask(tale, story, piece -> {
+                pieces.incrementAndGet();
+                started.countDown();
+            }));
+            assertTrue(started.await(60, TimeUnit.SECONDS), "the story started");
+            // the question's prompt goes into the rounds of the story in progress instead of waiting for its end
+            assertEquals(quickAlone, asker.ask(quick, GREEDY).text(), "the question answers as alone");
+            assertTrue(!told.isDone(), "the question was answered while the story was told (" + pieces.get()
+                    + " of its pieces so far)");
+            assertEquals(storyAlone.text(), told.get(120, TimeUnit.SECONDS).text(), "the story tells as alone");
         }
     }
 
