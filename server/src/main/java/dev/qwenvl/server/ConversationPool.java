@@ -20,8 +20,9 @@ import java.util.function.Consumer;
 /**
  * {@code parallel} conversations of one model, each served by its own platform thread (a native call pins a virtual
  * thread's carrier, so generation stays off Jetty's virtual threads), with a bounded queue of waiting requests.
- * Each request gets a conversation just reset; the model's prefix and image caches let it reuse what an earlier
- * request computed for the same beginning or the same image.
+ * Each request gets an empty conversation, reset as the previous request on it ended (which hands its cells to the
+ * model's prefix cache); the prefix and image caches let it reuse what an earlier request on any conversation
+ * computed for the same beginning or the same image.
  */
 final class ConversationPool implements AutoCloseable {
     private final List<Conversation> all = new ArrayList<>();
@@ -59,11 +60,15 @@ final class ConversationPool implements AutoCloseable {
                 Conversation c = free.remove(); // one per slot thread: never empty here
                 processing.incrementAndGet();
                 try {
-                    c.reset();
+                    c.reset(); // empty already, unless the reset after its last request failed
                     work.accept(c);
                 } finally {
                     processing.decrementAndGet();
-                    free.add(c);
+                    try { // now, not when this conversation is next taken: the chat's next turn may go to another
+                        c.reset();
+                    } finally {
+                        free.add(c);
+                    }
                 }
             });
         } catch (RejectedExecutionException e) {

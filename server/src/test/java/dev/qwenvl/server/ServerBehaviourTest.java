@@ -162,15 +162,30 @@ class ServerBehaviourTest {
 
     @Test
     void aResentChatReusesItsPrefix() {
+        assertResentChatReusesItsPrefix(server.uri());
+    }
+
+    @Test
+    void aResentChatReusesItsPrefixOnAnotherConversation() throws Exception {
+        // two conversations: the second turn is served by the one the first turn did not use
+        try (VisionServer two = TinyServer.start(ServerOptions.defaults().withParallel(2, 4))) {
+            assertResentChatReusesItsPrefix(two.uri());
+        }
+    }
+
+    /** The second turn of a chat, resent whole, takes over every cell of its first turn's prompt, image included. */
+    private void assertResentChatReusesItsPrefix(URI base) {
         String first = "[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":"
                 + image(TinyServer.dataUri(png)) + "}";
-        JsonNode one = post(server.uri(), "{\"messages\":" + first + "],\"max_tokens\":4,\"temperature\":0}").json();
+        JsonNode one = post(base, "{\"messages\":" + first + "],\"max_tokens\":4,\"temperature\":0}").json();
         String reply = one.path("choices").path(0).path("message").path("content").asText();
-        JsonNode two = post(server.uri(), "{\"messages\":" + first + ",{\"role\":\"assistant\",\"content\":"
+        JsonNode two = post(base, "{\"messages\":" + first + ",{\"role\":\"assistant\",\"content\":"
                 + RawHttp.JSON.valueToTree(reply) + "},{\"role\":\"user\",\"content\":\"And?\"}],\"max_tokens\":4,"
                 + "\"temperature\":0}").json();
         int cached = two.path("usage").path("prompt_tokens_details").path("cached_tokens").asInt();
-        assertTrue(cached > 0, "the second turn reused the first's cells: " + two.path("usage"));
+        int firstPrompt = one.path("usage").path("prompt_tokens").asInt();
+        assertTrue(cached >= firstPrompt, "the second turn reused the first's " + firstPrompt + " prompt tokens: "
+                + two.path("usage"));
         assertEquals(cached, two.path("timings").path("cache_n").asInt());
         assertTrue(cached < two.path("usage").path("prompt_tokens").asInt());
     }
