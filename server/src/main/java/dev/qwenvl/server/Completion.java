@@ -57,6 +57,7 @@ final class Completion {
     private final String id = "chatcmpl-" + HexFormat.of().formatHex(randomBytes());
     private final long created = System.currentTimeMillis() / 1000;
     private final AtomicBoolean finished = new AtomicBoolean();
+    private boolean lastBytes; // the response's last bytes are going out; guarded by finished
     private volatile boolean gone;
     private volatile Conversation running;
     private volatile Future<?> queued;
@@ -116,7 +117,7 @@ final class Completion {
             try {
                 int n;
                 synchronized (finished) { // once finished, the connection may carry the client's next request
-                    if (finished.get()) {
+                    if (finished.get() || lastBytes) {
                         probe.cancel(false);
                         return;
                     }
@@ -270,6 +271,9 @@ final class Completion {
     }
 
     private void write(ByteBuffer bytes, boolean last) throws IOException {
+        if (last) {
+            stopProbing();
+        }
         writing = true;
         try (Blocker.Callback blocker = Blocker.callback()) {
             response.write(last, bytes, blocker);
@@ -375,8 +379,21 @@ final class Completion {
         return t;
     }
 
+    /** The callback of a whole response written at once: its bytes are the last, so the probe stops first. */
     private Callback once() {
+        stopProbing();
         return Callback.from(this::succeed, this::fail);
+    }
+
+    /**
+     * Stops the connection probe before the response's last bytes go out: a client that has them may send its next
+     * request on the connection at once, and a probe reading then would swallow that request's first byte (seen as
+     * "header parser received no bytes" on the client). Waits for a probe in progress.
+     */
+    private void stopProbing() {
+        synchronized (finished) {
+            lastBytes = true;
+        }
     }
 
     private void succeed() {
