@@ -66,13 +66,16 @@ final class BatchedBench {
         double cached = Report.median(facade, r -> r.get("ttft_cached_ms"));
         double followUp = Report.median(facade, r -> r.get("ttft_followup_ms"));
         double rerun = Report.median(cli, r -> r.get("process_wall_ms"));
-        md.append("\n| Time to the first piece (ms) | Value | Ratio |\n|---|---:|---:|\n")
-                .append("| New conversation, image never seen (cold) | ").append(num(cold)).append(" | |\n")
+        md.append("\n| Time to the first piece (ms) | Value | Ratio | Prompt tokens (from the prefix cache) |"
+                        + " Encode / prompt eval (ms) |\n|---|---:|---:|---:|---:|\n")
+                .append("| New conversation, image never seen (cold) | ").append(num(cold)).append(" | | ")
+                .append(where(facade, "cold"))
                 .append("| New conversation, same image, caches warm | ").append(num(cached))
-                .append(" | cold / cached ").append(num(cold / cached)).append(" |\n")
-                .append("| Follow-up question, same conversation | ").append(num(followUp)).append(" | |\n")
+                .append(" | cold / cached ").append(num(cold / cached)).append(" | ").append(where(facade, "cached"))
+                .append("| Follow-up question, same conversation | ").append(num(followUp)).append(" | | ")
+                .append(where(facade, "followup"))
                 .append("| llama-mtmd-cli rerun with the whole history, -n 1, process wall | ").append(num(rerun))
-                .append(" | rerun / follow-up ").append(num(rerun / followUp)).append(" |\n\n");
+                .append(" | rerun / follow-up ").append(num(rerun / followUp)).append(" | | |\n\n");
         List<String> problems = new ArrayList<>();
         for (int n : SEQUENCES) {
             if (facade.stream().anyMatch(r -> r.get("n" + n + "_full") != 1)) {
@@ -86,6 +89,14 @@ final class BatchedBench {
                 + " conversation hit the image cache and took over a prefix."
                 : "**Checks failed: " + String.join("; ", problems) + ".**").append("\n");
         return md.toString();
+    }
+
+    /** The last two cells of a first-piece row: the prompt's tokens (cached ones) and where its time went. */
+    private static String where(List<Results> facade, String key) {
+        return num(Report.median(facade, r -> r.get(key + "_prompt_tokens"))) + " ("
+                + num(Report.median(facade, r -> r.get(key + "_cached_tokens"))) + ") | "
+                + num(Report.median(facade, r -> r.get(key + "_encode_ms"))) + " / "
+                + num(Report.median(facade, r -> r.get(key + "_prompt_eval_ms"))) + " |\n";
     }
 
     /** llama-batched-bench's S_TG per sequence count, as {@code n<N>_speed_tg}. */

@@ -4,6 +4,7 @@ import com.sun.management.ThreadMXBean;
 import dev.qwenvl.BenchAccess;
 import dev.qwenvl.Conversation;
 import dev.qwenvl.Generation;
+import dev.qwenvl.GenerationStats;
 import dev.qwenvl.Image;
 import dev.qwenvl.Message;
 import dev.qwenvl.ModelOptions;
@@ -15,7 +16,6 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicLong;
@@ -134,27 +134,40 @@ public final class BatchedRun {
         SamplingOptions greedy = SamplingOptions.greedy().withMaxTokens(tokens);
         try (Conversation chat = model.newConversation()) {
             StringBuilder answer = new StringBuilder();
-            out.put("ttft_cold_ms", firstPieceMs(chat, Message.of(FIRST, image), greedy, answer));
+            out.put("ttft_cold_ms", firstPiece(chat, Message.of(FIRST, image), greedy, answer, out, "cold"));
             Files.writeString(work.resolve("answer.txt"), answer);
-            out.put("ttft_followup_ms", firstPieceMs(chat, Message.of(FOLLOW_UP), greedy, new StringBuilder()));
+            out.put("ttft_followup_ms", firstPiece(chat, Message.of(FOLLOW_UP), greedy, new StringBuilder(), out,
+                    "followup"));
         } // closed: its cells go to the prefix cache, its image embedding is in the image cache
         try (Conversation chat = model.newConversation()) {
-            out.put("ttft_cached_ms", firstPieceMs(chat, Message.of(AGAIN, image), greedy, new StringBuilder()));
+            out.put("ttft_cached_ms", firstPiece(chat, Message.of(AGAIN, image), greedy, new StringBuilder(), out,
+                    "cached"));
             out.put("image_cache_hits", model.imageCacheStats().hits());
             out.put("prefix_items_reused", model.prefixCacheStats().itemsReused());
         }
     }
 
-    /** Milliseconds from asking to the first piece of the answer (its first token decoded); the rest is drained. */
-    private static double firstPieceMs(Conversation chat, Message m, SamplingOptions s, StringBuilder answer) {
+    /**
+     * Milliseconds from asking to the first piece of the answer, and in {@code out} under {@code key} the prompt's
+     * tokens, those taken from the prefix cache, and the milliseconds of image encoding and prompt evaluation (where
+     * the time to the first piece went).
+     */
+    private static double firstPiece(Conversation chat, Message m, SamplingOptions s, StringBuilder answer,
+                                     Results out, String key) {
         long t0 = System.nanoTime();
-        try (Stream<String> pieces = chat.stream(m, s)) {
-            Iterator<String> it = pieces.iterator();
-            answer.append(it.next());
-            long took = System.nanoTime() - t0;
-            it.forEachRemaining(answer::append);
-            return took / 1e6;
-        }
+        long[] first = {-1};
+        Generation g = chat.ask(m, s, piece -> {
+            if (first[0] < 0) {
+                first[0] = System.nanoTime();
+            }
+        });
+        answer.append(g.text());
+        GenerationStats st = g.stats();
+        out.put(key + "_prompt_tokens", st.promptTokens() + st.imageTokens())
+                .put(key + "_cached_tokens", st.cachedTokens())
+                .put(key + "_encode_ms", st.imageEncodeTime().toNanos() / 1e6)
+                .put(key + "_prompt_eval_ms", st.promptEvalTime().toNanos() / 1e6);
+        return (first[0] - t0) / 1e6;
     }
 
     private static void await(CyclicBarrier barrier) {

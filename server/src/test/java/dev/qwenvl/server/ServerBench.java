@@ -81,10 +81,12 @@ public final class ServerBench {
                         .withParallel(level, 4 * level), () -> VisionLanguageModel.load(pair.text(), pair.mmproj(),
                         options))) {
                     server.awaitReady(java.time.Duration.ofMinutes(10));
+                    System.err.println("qwenvl serve at " + server.uri() + ", " + level + " clients, run " + (r + 1));
                     ours.add(load(server.uri(), level, requests, tokens, image));
                 }
                 try (LlamaServer reference = LlamaServer.start(pair, level, threads,
                         List.of("--image-max-tokens", Integer.toString(IMAGE_MAX_TOKENS)))) {
+                    System.err.println("llama-server at " + reference.uri() + ", " + level + " clients, run " + (r + 1));
                     theirs.add(load(reference.uri(), level, requests, tokens, image));
                 }
             }
@@ -116,7 +118,13 @@ public final class ServerBench {
                 all.add(pool.submit(() -> {
                     for (int r = 0; r < requests; r++) {
                         long start = System.nanoTime();
-                        SseClient.Stream s = SseClient.stream(base, body, PATIENCE);
+                        SseClient.Stream s;
+                        try {
+                            s = SseClient.stream(base, body, PATIENCE);
+                        } catch (java.io.IOException e) { // which server, and after how long, tells who closed
+                            throw new java.io.IOException(String.format(Locale.ROOT, "request %d of a client of %s"
+                                    + " failed after %.0f ms", r + 1, base, (System.nanoTime() - start) / 1e6), e);
+                        }
                         firstPieces.add(s.firstPieceNanos() < 0 ? Double.NaN : (s.firstPieceNanos() - start) / 1e6);
                         synchronized (generated) {
                             generated[0] += s.usage().path("completion_tokens").asLong();
