@@ -21,8 +21,9 @@ import static dev.qwenvl.bindings.qwenvl_h.mtmd_input_chunk_get_type;
 /**
  * Evaluates a question's turns into a conversation's context as llama-mtmd-cli's eval_message does: every turn is
  * rendered and tokenized first ({@link TokenizedTurn}); a fresh conversation then takes over the longest prefix the
- * model's {@link PrefixCache} holds; the rest is decoded, text chunks with libmtmd's helper and runs of image chunks
- * batch-encoded (or taken from the image-embedding cache) then decoded. Keeps the question's counts and timings, and
+ * model's {@link PrefixCache} holds; the rest is decoded, text chunks in n_batch pieces as libmtmd's helper does (in
+ * the shared rounds, where sequences share a context) and runs of image chunks batch-encoded (or taken from the
+ * image-embedding cache) then decoded. Keeps the question's counts and timings, and
  * whether its last decode left logits to sample from. It never rolls back itself: the {@link Answer} does, to one
  * mark.
  */
