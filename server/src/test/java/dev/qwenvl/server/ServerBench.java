@@ -7,6 +7,7 @@ import dev.qwenvl.testing.Spec;
 import dev.qwenvl.testing.TinyModels;
 
 import java.net.URI;
+import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -119,8 +120,10 @@ public final class ServerBench {
                     for (int r = 0; r < requests; r++) {
                         long start = System.nanoTime();
                         SseClient.Stream s;
-                        try {
-                            s = SseClient.stream(base, body, PATIENCE);
+                        // a connection of its own: llama-server closes kept-alive connections that a pooled client
+                        // then reuses ("header parser received no bytes"), which would measure keep-alive, not serving
+                        try (HttpClient http = HttpClient.newHttpClient()) {
+                            s = SseClient.stream(http, base, body, PATIENCE);
                         } catch (java.io.IOException e) { // which server, and after how long, tells who closed
                             throw new java.io.IOException(String.format(Locale.ROOT, "request %d of a client of %s"
                                     + " failed after %.0f ms", r + 1, base, (System.nanoTime() - start) / 1e6), e);

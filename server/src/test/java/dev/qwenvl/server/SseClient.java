@@ -75,7 +75,13 @@ final class SseClient {
 
     /** As {@link #stream(URI, String)}, waiting up to {@code timeout} for the answer to begin. */
     static Stream stream(URI base, String body, Duration timeout) throws IOException, InterruptedException {
-        HttpResponse<InputStream> r = HTTP.send(request(base, body, timeout),
+        return stream(HTTP, base, body, timeout);
+    }
+
+    /** As {@link #stream(URI, String, Duration)}, on the connections of {@code http}. */
+    static Stream stream(HttpClient http, URI base, String body, Duration timeout)
+            throws IOException, InterruptedException {
+        HttpResponse<InputStream> r = http.send(request(base, body, timeout),
                 HttpResponse.BodyHandlers.ofInputStream());
         if (r.statusCode() != 200) {
             throw new AssertionError("HTTP " + r.statusCode() + " from " + base);
