@@ -21,7 +21,7 @@ import static dev.qwenvl.bindings.qwenvl_h.llama_state_seq_set_data;
  * (text tokens, and images by their SHA-256 content id) it holds. Bounded in bytes, least recently used out.
  */
 final class PrefixCache {
-    private static final int MIN_ITEMS = 8; // below this, copying a whole state costs more than decoding the prefix
+    private static final int MIN_CELLS = 8; // below this, copying a whole state costs more than decoding the prefix
 
     private record Entry(List<SequenceState.Item> items, MemorySegment state) {
     }
@@ -39,7 +39,7 @@ final class PrefixCache {
 
     /** Keeps a copy of sequence {@code seq} of {@code ctx}, which holds {@code items}, unless one already covers it. */
     void offer(MemorySegment ctx, int seq, List<SequenceState.Item> items) {
-        if (maxBytes == 0 || items.size() < MIN_ITEMS) {
+        if (maxBytes == 0 || cells(items, items.size()) < MIN_CELLS) {
             return;
         }
         long size = llama_state_seq_get_size(ctx, seq);
@@ -88,7 +88,7 @@ final class PrefixCache {
                     best = e;
                 }
             }
-            if (best == null || covered < MIN_ITEMS) {
+            if (best == null || cells(wanted, covered) < MIN_CELLS) {
                 return 0;
             }
             entries.values().remove(best);
@@ -107,6 +107,15 @@ final class PrefixCache {
 
     synchronized PrefixCacheStats stats() {
         return new PrefixCacheStats(hits, tokensReused, entries.size(), bytes, maxBytes);
+    }
+
+    /** The KV cells the first {@code n} items fill (an image is one item of many cells). */
+    private static long cells(List<SequenceState.Item> items, int n) {
+        long cells = 0;
+        for (int i = 0; i < n; i++) {
+            cells += items.get(i).cells();
+        }
+        return cells;
     }
 
     /** Items equal from the start, up to {@code limit}; an image counts only whole. */

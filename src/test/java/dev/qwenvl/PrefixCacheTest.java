@@ -6,6 +6,8 @@ import dev.qwenvl.testing.TestImages;
 import dev.qwenvl.testing.TinyModels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.util.function.Function;
@@ -24,22 +26,25 @@ class PrefixCacheTest {
     @TempDir
     Path dir;
 
-    @Test
-    void aSecondQuestionAboutTheSameImageTakesOverTheCellsAndAnswersAsARecompute() {
+    /** Without a system prompt the shared prefix is four text tokens and the image: few items, many cells. */
+    @ParameterizedTest(name = "system prompt {0}")
+    @ValueSource(booleans = {true, false})
+    void aSecondQuestionAboutTheSameImageTakesOverTheCellsAndAnswersAsARecompute(boolean withSystemPrompt) {
+        ConversationOptions conversation = withSystemPrompt ? SYSTEM : ConversationOptions.defaults();
         ModelPair pair = TinyModels.pair(Spec.tiny(Spec.Projector.QWEN25VL));
         Image image = Image.read(TestImages.gradient(dir.resolve("g.png"), 640, 480));
         Function<Conversation, Generation> second = c -> c.ask(Message.of("What colour is it?", image), GREEDY);
-        Generation recomputed = onFreshModel(pair, OPTIONS.withPrefixCacheBytes(0).withImageCacheBytes(0), SYSTEM,
-                second);
+        Generation recomputed = onFreshModel(pair, OPTIONS.withPrefixCacheBytes(0).withImageCacheBytes(0),
+                conversation, second);
         try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), OPTIONS)) {
-            try (Conversation first = model.newConversation(SYSTEM)) {
+            try (Conversation first = model.newConversation(conversation)) {
                 assertEquals(0, first.ask(Message.of("Describe the image.", image), GREEDY).stats().cachedTokens());
             }
             Generation reused;
-            try (Conversation next = model.newConversation(SYSTEM)) {
+            try (Conversation next = model.newConversation(conversation)) {
                 reused = second.apply(next);
             }
-            // system prompt, "<|im_start|>user\n<|vision_start|>", the 391 image cells and <|vision_end|>
+            // any system prompt, "<|im_start|>user\n<|vision_start|>", the 391 image cells and <|vision_end|>
             assertTrue(reused.stats().cachedTokens() > 391, "cached " + reused.stats().cachedTokens());
             assertEquals(0, reused.stats().cachedImages(), "the image came with the cells, not from the image cache");
             assertTrue(reused.stats().imageEncodeTime().isZero());
