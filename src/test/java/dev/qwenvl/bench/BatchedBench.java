@@ -82,11 +82,11 @@ final class BatchedBench {
                 problems.add("a facade sequence of N=" + n + " stopped before " + o.tokens() + " tokens");
             }
         }
-        if (facade.stream().anyMatch(r -> r.get("image_cache_hits") < 1 || r.get("prefix_items_reused") < 1)) {
-            problems.add("the cached conversation did not hit the image and prefix caches");
+        if (facade.stream().anyMatch(r -> r.get("cached_encode_ms") > 0 || r.get("cached_cached_tokens") < 1)) {
+            problems.add("the cached conversation encoded its image again or took no cells from the prefix cache");
         }
         md.append(problems.isEmpty() ? "Checks: every sequence generated " + o.tokens() + " tokens; the cached"
-                + " conversation hit the image cache and took over a prefix."
+                + " conversation encoded nothing and took over a prefix."
                 : "**Checks failed: " + String.join("; ", problems) + ".**").append("\n");
         return md.toString();
     }

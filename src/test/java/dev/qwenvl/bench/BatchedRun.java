@@ -142,8 +142,6 @@ public final class BatchedRun {
         try (Conversation chat = model.newConversation()) {
             out.put("ttft_cached_ms", firstPiece(chat, Message.of(AGAIN, image), greedy, new StringBuilder(), out,
                     "cached"));
-            out.put("image_cache_hits", model.imageCacheStats().hits());
-            out.put("prefix_items_reused", model.prefixCacheStats().itemsReused());
         }
     }
 
