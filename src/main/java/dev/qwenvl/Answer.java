@@ -51,6 +51,7 @@ final class Answer {
     private long end;
     private int pending;        // the token sampled and not yet handled
     private boolean hasPending;
+    private int undecoded = -1; // a token whose piece went out before its decode: a piece is not a round late
 
     /** The last of {@code turns} is the question; the assistant's turn is opened after it. */
     Answer(VisionLanguageModel model, ContextHandle context, SequenceState seq, Prefill prefill, List<Turn> turns,
@@ -139,9 +140,19 @@ final class Answer {
         start = System.nanoTime(); // llama-mtmd-cli builds its sampler at load time, outside its timings
     }
 
+    /**
+     * One half of a token's step: the sampled token's piece goes out (then {@link #next()} returns it), or the token
+     * whose piece went out is decoded and the next one sampled. A cancel between the halves leaves that token out of
+     * the KV cache, as a cancel that aborts its decode does.
+     */
     private void generateOne() {
         if (cancelled.getAsBoolean()) {
             end(StopReason.CANCELLED);
+            return;
+        }
+        if (undecoded >= 0) {
+            decode(undecoded);
+            undecoded = -1;
             return;
         }
         if (!hasPending) {
@@ -166,6 +177,10 @@ final class Answer {
             end(StopReason.CONTEXT_FULL);
             return;
         }
+        undecoded = token;
+    }
+
+    private void decode(int token) {
         try {
             if (generatedCount < limit) {
                 pending = context.decodeAndSample(token, seq.nPast(), sampler);

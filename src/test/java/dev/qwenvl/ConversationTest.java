@@ -12,6 +12,7 @@ import org.junit.jupiter.api.TestInstance;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -75,6 +76,19 @@ class ConversationTest {
         try (Conversation chat = model.newConversation();
              Stream<String> pieces = chat.stream(Message.of("Describe the image.", image), GREEDY_16)) {
             assertEquals(blocking, pieces.collect(Collectors.joining()));
+        }
+    }
+
+    @Test
+    void aPieceReachesTheListenerBeforeItsTokenIsDecoded() {
+        try (Conversation chat = model.newConversation()) {
+            List<Long> cellsAtPiece = new ArrayList<>();
+            Generation g = chat.ask(Message.of("Describe the image.", image), GREEDY_16,
+                    piece -> cellsAtPiece.add(chat.tokensUsed()));
+            long prompt = g.stats().promptTokens() + g.stats().imageTokens();
+            assertEquals(prompt, cellsAtPiece.getFirst(), "the first piece came before the decode of its token");
+            assertEquals(StopReason.MAX_TOKENS, g.stopReason());
+            assertEquals(prompt + 16, chat.tokensUsed(), "every generated token, the last too, is in the KV cache");
         }
     }
 
