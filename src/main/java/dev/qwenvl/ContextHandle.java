@@ -184,6 +184,7 @@ final class ContextHandle implements AutoCloseable {
             lock.lock();
             try {
                 decode(token, pos);
+                llama_synchronize(ctx); // no logits are read: finish it, and book it in llama.cpp's counters, now
             } finally {
                 lock.unlock();
             }

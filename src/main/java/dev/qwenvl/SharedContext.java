@@ -20,6 +20,7 @@ import static dev.qwenvl.bindings.qwenvl_h.llama_free;
 import static dev.qwenvl.bindings.qwenvl_h.llama_init_from_model;
 import static dev.qwenvl.bindings.qwenvl_h.llama_n_batch;
 import static dev.qwenvl.bindings.qwenvl_h.llama_n_ctx_seq;
+import static dev.qwenvl.bindings.qwenvl_h.llama_synchronize;
 
 /**
  * One llama.cpp context whose sequences the model's conversations lease ({@link ModelOptions#parallelSequences()}
@@ -295,6 +296,9 @@ final class SharedContext implements AutoCloseable {
             }
             llama_batch.n_tokens(batch, n);
             int rc = n == 0 ? 0 : llama_decode(ctx, batch);
+            if (rc == 0) {
+                llama_synchronize(ctx); // a round of last rows reads no logits: finish it and book it in the counters
+            }
             int row = 0;
             for (Request q : round) {
                 row += q.rows;

@@ -82,6 +82,23 @@ class ParallelSequencesTest {
         }
     }
 
+    /** llama.cpp books a decode when the context synchronizes; an answer's last decode reads no logits. */
+    @ParameterizedTest(name = "{0} sequences")
+    @ValueSource(ints = {1, 2})
+    void llamaCppCountsEveryDecodeOfAnAnswerItsLastToo(int n) {
+        ModelPair pair = TinyModels.pair(Spec.tiny(Spec.Projector.QWEN25VL));
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(),
+                SOLO.withParallelSequences(n));
+             Conversation chat = model.newConversation()) {
+            BenchAccess.resetPerf(chat);
+            Generation g = chat.ask(Message.of("Count to twenty."), SamplingOptions.greedy().withMaxTokens(16));
+            assertEquals(StopReason.MAX_TOKENS, g.stopReason());
+            BenchAccess.Perf perf = BenchAccess.perf(chat);
+            assertEquals(g.stats().promptTokens(), perf.promptEvalTokens(), "the prompt, in one batch");
+            assertEquals(16, perf.evalRuns(), "each generated token decoded alone, the last one included");
+        }
+    }
+
     @Test
     void aQuestionIsAnsweredBesideAnAnswerInProgress() throws Exception {
         ModelPair pair = TinyModels.pair(Spec.tiny(Spec.Projector.QWEN25VL));
