@@ -183,8 +183,7 @@ final class ContextHandle implements AutoCloseable {
         } else {
             lock.lock();
             try {
-                decode(token, pos);
-                llama_synchronize(ctx); // no logits are read: finish it, and book it in llama.cpp's counters, now
+                decode(token, pos); // unsynchronized, as llama-mtmd-cli's last decode: the same counters as it
             } finally {
                 lock.unlock();
             }
