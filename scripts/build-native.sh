@@ -2,10 +2,10 @@
 # The one entry point for the native build: fetches the pinned llama.cpp, builds ggml (with its RPC backend), llama,
 # mtmd, llama-common, our qwenvl-shim library and the reference tools (llama-mtmd-cli, llama-quantize, llama-server,
 # llama-batched-bench, rpc-server) with native/CMakeLists.txt, and links the result to native/target/bin.
-# The build directory is keyed by (tree, backend, flavour, native/CMakeLists.txt + native/shim/CMakeLists.txt); a change
-# to the shim's sources alone rebuilds incrementally there. Each finished result is a hard-linked snapshot of bin/ named
-# by the shim sources' hash, so a run with the same inputs returns at once and a later rebuild never changes the
-# libraries a running test loaded. ccache is used when installed.
+# The build directory is keyed by (tree, backend, flavour, native/CMakeLists.txt + native/shim/CMakeLists.txt +
+# native/patches/); a change to the shim's sources alone rebuilds incrementally there. Each finished result is a
+# hard-linked snapshot of bin/ named by the shim sources' hash, so a run with the same inputs returns at once and a
+# later rebuild never changes the libraries a running test loaded. ccache is used when installed.
 #   --backend cpu|cuda|metal|vulkan   (default cpu, or $QWENVL_BACKEND)
 #   --flavour portable|host           (default portable, or $QWENVL_CPU_FLAVOUR): what ships, or tuned to this CPU
 #   --jobs N                          (default: all cores)
@@ -39,7 +39,24 @@ hash_files() {
     local f
     for f in "$@"; do printf '%s\n' "${f##*/}"; cat "$f"; done | sha256_of | cut -c1-12
 }
-build_inputs=$(hash_files "$QWENVL_ROOT/native/CMakeLists.txt" "$QWENVL_ROOT/native/shim/CMakeLists.txt")
+# The pinned tree with native/patches/*.patch applied (each one's header says what it changes and why), in a copy of
+# its own: the fetched tree stays what its hash says, for the bindings and the tools that read it.
+patches=("$QWENVL_ROOT"/native/patches/*.patch)
+patched="$QWENVL_CACHE/src/llama.cpp-${tree:0:12}-patched-$(hash_files "${patches[@]}")"
+if [ ! -d "$patched" ]; then
+    exec 8>"$patched.lock"
+    lock_fd 8
+    if [ ! -d "$patched" ]; then
+        rm -rf "$patched.tmp"; cp -R "$src" "$patched.tmp"
+        for p in "${patches[@]}"; do
+            patch -d "$patched.tmp" -p1 --forward --quiet < "$p" || die "$p does not apply to llama.cpp $tree"
+        done
+        mv "$patched.tmp" "$patched"
+    fi
+    exec 8>&-
+fi
+src=$patched
+build_inputs=$(hash_files "$QWENVL_ROOT/native/CMakeLists.txt" "$QWENVL_ROOT/native/shim/CMakeLists.txt" "${patches[@]}")
 shim_inputs=$(hash_files "$QWENVL_ROOT"/native/shim/*)
 key="${tree:0:12}-$backend-$flavour-$build_inputs"
 cmake_extra=()

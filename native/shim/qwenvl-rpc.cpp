@@ -36,6 +36,16 @@ int32_t qwenvl_rpc_devices(const char * endpoint, ggml_backend_dev_t * devices, 
     return n;
 }
 
+int32_t qwenvl_rpc_connection_lost(const char * endpoint) {
+    typedef bool (*connection_lost_t)(const char * endpoint);
+    static const connection_lost_t connection_lost = [] {
+        ggml_backend_reg_t rpc = ggml_backend_reg_by_name("RPC");
+        return rpc == nullptr ? nullptr
+                              : (connection_lost_t) ggml_backend_reg_get_proc_address(rpc, "ggml_backend_rpc_connection_lost");
+    }();
+    return connection_lost == nullptr ? -1 : connection_lost(endpoint) ? 1 : 0;
+}
+
 // The default selection of llama_prepare_model_devices (src/llama.cpp), RPC servers left out.
 int32_t qwenvl_local_model_devices(ggml_backend_dev_t * devices, int32_t max_devices) {
     std::vector<ggml_backend_dev_t> gpus;

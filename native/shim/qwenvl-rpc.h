@@ -30,6 +30,11 @@ QWENVL_RPC_API int32_t qwenvl_rpc_protocol_version(void);
 QWENVL_RPC_API int32_t qwenvl_rpc_devices(const char * endpoint, ggml_backend_dev_t * devices, int32_t max_devices,
                                           char * err, size_t err_len);
 
+// 1 if the connection to the rpc-server at endpoint was lost while a model used it (ggml's client then fails every
+// later compute, and the replies a decode already waited for never came), 0 if not, -1 if this build's RPC backend
+// cannot tell (it lacks native/patches/ggml-rpc-connection-lost.patch).
+QWENVL_RPC_API int32_t qwenvl_rpc_connection_lost(const char * endpoint);
+
 // The local devices llama.cpp gives a model when llama_model_params.devices is NULL (GPUs, or integrated GPUs when
 // there is no GPU; RPC servers left out), so a load that names its RPC devices keeps them. Returns the count.
 QWENVL_RPC_API int32_t qwenvl_local_model_devices(ggml_backend_dev_t * devices, int32_t max_devices);

@@ -7371,6 +7371,61 @@ public class qwenvl_h_2 {
         }
     }
 
+    private static class qwenvl_rpc_connection_lost {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            qwenvl_h.C_INT,
+            qwenvl_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = qwenvl_h.findOrThrow("qwenvl_rpc_connection_lost");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t qwenvl_rpc_connection_lost(const char * endpoint)
+     * }
+     */
+    public static FunctionDescriptor qwenvl_rpc_connection_lost$descriptor() {
+        return qwenvl_rpc_connection_lost.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t qwenvl_rpc_connection_lost(const char * endpoint)
+     * }
+     */
+    public static MethodHandle qwenvl_rpc_connection_lost$handle() {
+        return qwenvl_rpc_connection_lost.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t qwenvl_rpc_connection_lost(const char * endpoint)
+     * }
+     */
+    public static MemorySegment qwenvl_rpc_connection_lost$address() {
+        return qwenvl_rpc_connection_lost.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t qwenvl_rpc_connection_lost(const char * endpoint)
+     * }
+     */
+    public static int qwenvl_rpc_connection_lost(MemorySegment endpoint) {
+        var mh$ = qwenvl_rpc_connection_lost.HANDLE;
+        try {
+            return (int)mh$.invokeExact(endpoint);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class qwenvl_local_model_devices {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             qwenvl_h.C_INT,
