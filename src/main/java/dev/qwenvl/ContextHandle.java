@@ -7,8 +7,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
 import static dev.qwenvl.bindings.qwenvl_h.LLAMA_TOKEN_NULL;
@@ -39,13 +41,18 @@ import static dev.qwenvl.bindings.qwenvl_h.qwenvl_abort_when_flagged$address;
  */
 final class ContextHandle implements AutoCloseable {
     private static final VarHandle BYTE = ValueLayout.JAVA_BYTE.varHandle();
+    /** Ours, not llama_decode's: the decode returned 0, but an rpc-server it computed on had stopped answering. */
+    static final int RPC_LOST = -100;
 
-    /** llama_decode failed with this code. */
+    /** llama_decode failed with this code (or {@link #RPC_LOST}, naming the servers that stopped answering). */
     static final class DecodeFailedException extends RuntimeException {
         final int rc;
 
-        DecodeFailedException(int rc) {
-            super("llama_decode failed with " + rc + " (" + decodeError(rc) + ")", null, false, false);
+        DecodeFailedException(int rc, List<RpcServer> rpcServers) {
+            super("llama_decode failed with " + rc + " (" + (rc == RPC_LOST ? RpcServer.lost(rpcServers).stream()
+                    .map(s -> "the rpc-server at " + s).collect(Collectors.joining(" and ")) + " stopped answering"
+                    + " (it crashed, or its network failed): restart it, then load the model again"
+                    : decodeError(rc)) + ")", null, false, false);
             this.rc = rc;
         }
     }
@@ -54,6 +61,7 @@ final class ContextHandle implements AutoCloseable {
     private final MemorySegment ctx;
     private final int seqId;
     private final SharedContext shared; // null when this handle owns its context
+    private final List<RpcServer> rpcServers;
     private final ReentrantLock lock; // null for a shared context's sequence
     private final MemorySegment batch;
     private final MemorySegment textBatch;
@@ -74,6 +82,7 @@ final class ContextHandle implements AutoCloseable {
         ctx = c;
         seqId = 0;
         shared = null;
+        rpcServers = o.rpcServers();
         lock = new ReentrantLock();
         // llama.cpp polls this byte at every graph node: a C callback, since a Java upcall per node slowed decoding
         abortFlag = arena.allocate(1);
@@ -93,6 +102,7 @@ final class ContextHandle implements AutoCloseable {
         this.seqId = seqId;
         this.ctx = shared.ctx();
         this.lock = null; // the shared context's exclusive section
+        this.rpcServers = List.of(); // the shared context's rounds decode
         this.contextSize = shared.contextSize();
         this.batchSize = shared.batchSize();
         this.abortFlag = null; // aborting a shared decode would abort every sequence's token: cancel between steps
@@ -198,10 +208,25 @@ final class ContextHandle implements AutoCloseable {
         llama_batch.seq_id(batch).getAtIndex(ValueLayout.ADDRESS, 0).reinterpret(4)
                 .set(ValueLayout.JAVA_INT, 0, seqId);
         llama_batch.logits(batch).setAtIndex(ValueLayout.JAVA_BYTE, 0, (byte) 1);
-        int rc = llama_decode(ctx, batch);
+        int rc = decode(ctx, batch, rpcServers);
         if (rc != 0) {
-            throw new DecodeFailedException(rc);
+            throw new DecodeFailedException(rc, rpcServers);
         }
+    }
+
+    /**
+     * llama_decode, and where layers are on rpc-servers a synchronize and {@link #RPC_LOST} if a server stopped
+     * answering: ggml's client completes the replies the decode waited for with zeros, and fails later computes (-3).
+     */
+    static int decode(MemorySegment ctx, MemorySegment batch, List<RpcServer> rpcServers) {
+        int rc = llama_decode(ctx, batch);
+        if (rpcServers.isEmpty() || rc != 0 && rc != -3) {
+            return rc;
+        }
+        if (rc == 0) {
+            llama_synchronize(ctx);
+        }
+        return RpcServer.lost(rpcServers).isEmpty() ? rc : RPC_LOST;
     }
 
     /**
@@ -233,9 +258,9 @@ final class ContextHandle implements AutoCloseable {
                     llama_batch.logits(textBatch).setAtIndex(ValueLayout.JAVA_BYTE, n - 1, (byte) 1);
                 }
                 llama_batch.n_tokens(textBatch, n);
-                int rc = llama_decode(ctx, textBatch);
+                int rc = decode(ctx, textBatch, rpcServers);
                 if (rc != 0) {
-                    throw new DecodeFailedException(rc);
+                    throw new DecodeFailedException(rc, rpcServers);
                 }
             }
             return logitsLast && sampler != null && from < tokens.length ? sampler.sample(ctx, -1) : -1;
@@ -295,6 +320,7 @@ final class ContextHandle implements AutoCloseable {
             case 1 -> "no KV cache slot: the context is full";
             case 2 -> "aborted";
             case -1 -> "invalid batch";
+            case RPC_LOST -> "an rpc-server stopped answering";
             default -> rc < -1 ? "fatal error in the backend" : "warning";
         };
     }

@@ -165,7 +165,10 @@ final class Prefill {
                     firstToken = context.decodeText(ids, skip, seq.nPast(), last, last ? sampler : null);
                 } catch (ContextHandle.DecodeFailedException e) {
                     firstToken = -1;
-                    check(e.rc, "text");
+                    if (!cancelled.getAsBoolean()) {
+                        throw new GenerationException(NativeLog.withRecent("evaluating the text failed: "
+                                + e.getMessage()));
+                    }
                 }
                 seq.addText(ids, skip, seq.nPast() + ids.length - skip);
                 skip = 0;

@@ -20,6 +20,7 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 
 import static dev.qwenvl.bindings.qwenvl_h.qwenvl_local_model_devices;
+import static dev.qwenvl.bindings.qwenvl_h.qwenvl_rpc_connection_lost;
 import static dev.qwenvl.bindings.qwenvl_h.qwenvl_rpc_devices;
 import static dev.qwenvl.bindings.qwenvl_h.qwenvl_rpc_protocol_version;
 
@@ -156,6 +157,22 @@ public record RpcServer(String host, int port) {
         }
         list.setAtIndex(ValueLayout.ADDRESS, devices.size(), MemorySegment.NULL);
         return list;
+    }
+
+    /**
+     * Those of servers whose connection was lost while a model used it: ggml's client then fails every later compute
+     * on them. Needs the RPC backend of native/patches/ (without it a lost server aborts the process anyway).
+     */
+    static List<RpcServer> lost(List<RpcServer> servers) {
+        List<RpcServer> lost = new ArrayList<>();
+        try (Arena a = Arena.ofConfined()) {
+            for (RpcServer server : servers) {
+                if (qwenvl_rpc_connection_lost(a.allocateFrom(server.toString())) == 1) {
+                    lost.add(server);
+                }
+            }
+        }
+        return lost;
     }
 
     /** A model now holds connections to servers (ggml keeps one per server while its buffers live). */

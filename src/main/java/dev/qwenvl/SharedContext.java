@@ -15,7 +15,6 @@ import java.util.function.Supplier;
 
 import static dev.qwenvl.bindings.qwenvl_h.llama_batch_free;
 import static dev.qwenvl.bindings.qwenvl_h.llama_batch_init;
-import static dev.qwenvl.bindings.qwenvl_h.llama_decode;
 import static dev.qwenvl.bindings.qwenvl_h.llama_free;
 import static dev.qwenvl.bindings.qwenvl_h.llama_init_from_model;
 import static dev.qwenvl.bindings.qwenvl_h.llama_n_batch;
@@ -85,6 +84,7 @@ final class SharedContext implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final AtomicInteger exclusiveWaiting = new AtomicInteger(); // rounds do not start while one waits
     private final boolean[] leased;
+    private final List<RpcServer> rpcServers;
     private final int contextSize;
     private final int batchSize;
     private final Object rounds = new Object();
@@ -119,6 +119,7 @@ final class SharedContext implements AutoCloseable {
         batchSize = Math.max(llama_n_batch(ctx), n); // every generating sequence's token fits in one round
         batch = llama_batch_init(arena, batchSize, 0, 1);
         leased = new boolean[n];
+        rpcServers = o.rpcServers();
     }
 
     /** A free sequence id, or -1 when every sequence is leased. */
@@ -234,7 +235,7 @@ final class SharedContext implements AutoCloseable {
             }
         }
         if (r.rc != 0) {
-            throw new ContextHandle.DecodeFailedException(r.rc);
+            throw new ContextHandle.DecodeFailedException(r.rc, rpcServers);
         }
         return r.next;
     }
@@ -295,7 +296,7 @@ final class SharedContext implements AutoCloseable {
                 }
             }
             llama_batch.n_tokens(batch, n);
-            int rc = n == 0 ? 0 : llama_decode(ctx, batch);
+            int rc = n == 0 ? 0 : ContextHandle.decode(ctx, batch, rpcServers);
             if (rc == 0) {
                 llama_synchronize(ctx); // a round of last rows reads no logits: finish it and book it in the counters
             }

@@ -32,8 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The text model split over two {@code rpc-server}s built from the same llama.cpp tree, on loopback only: the same
- * greedy answer as a local run; and servers that are down, speak an older protocol or are not rpc-servers at all, in
- * child JVMs (ggml's RPC client would abort the process on each): a typed error naming the server.
+ * greedy answer as a local run; and servers that are down, speak an older protocol or are not rpc-servers at all, or
+ * die mid-answer, in child JVMs (ggml's RPC client would abort the process on each): a typed error naming the server.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RpcTest {
@@ -115,37 +115,73 @@ class RpcTest {
     }
 
     /**
-     * What an rpc-server that dies mid-answer does today: ggml's RPC client aborts the process. Its dispatcher thread
-     * (ggml-rpc.cpp, rpc_dispatcher::work) sends every command and reads every reply, and on the first failed send
-     * or receive calls RPC_STATUS_ASSERT, a GGML_ABORT, on that thread, with no path back to llama_decode; the abort
-     * callback cannot return and the compute abort flag is never polled during a remote graph_compute. Recorded in a
-     * child JVM, so the day llama.cpp returns an error instead (graph_compute failing with GGML_STATUS_FAILED, which
-     * llama_decode already reports), this test fails and the facade's typed error can replace it.
+     * An rpc-server that dies mid-answer (killed at the answer's first piece), under a conversation with a context of
+     * its own and under one of a shared context's sequences: the answer ends in a typed error naming the server, and
+     * the process lives on, answers from a local load of the same files, and refuses a load through the dead server
+     * up front. The pinned ggml-rpc client aborted the process here (exit 134, "Remote RPC server crashed");
+     * native/patches/ggml-rpc-connection-lost.patch makes it fail the compute instead. In a child JVM.
      */
     @Test
-    void aServerDyingMidAnswerAbortsTheProcessInsideGgmlsRpcClient(@TempDir Path dir) throws Exception {
-        try (LocalRpcServers doomed = LocalRpcServers.start(1)) {
-            Map<String, HostileJvm.Outcome> outcomes = new HostileJvm(dir, 120, "-Xmx256m").run("rpc-dies",
-                    List.of(Integer.toString(doomed.endpoints().getFirst().port()),
-                            Long.toString(doomed.processes().getFirst().pid())), List.of("dies-mid-answer"));
-            HostileJvm.Outcome o = outcomes.get("dies-mid-answer");
-            assertEquals(HostileJvm.Outcome.Kind.CRASHED, o.kind(), o.row());
-            assertTrue(o.type().equals("exit 134") && o.detail().contains("Remote RPC server crashed"), o.row());
+    void aServerDyingMidAnswerIsATypedErrorAndTheProcessLivesOn(@TempDir Path dir) throws Exception {
+        try (LocalRpcServers doomed = LocalRpcServers.start(DYING.size())) {
+            List<String> args = new ArrayList<>();
+            for (int i = 0; i < DYING.size(); i++) {
+                args.add(Integer.toString(doomed.endpoints().get(i).port()));
+                args.add(Long.toString(doomed.processes().get(i).pid()));
+            }
+            Map<String, HostileJvm.Outcome> outcomes = new HostileJvm(dir, 120, "-Xmx256m").run("rpc-dies", args,
+                    DYING);
+            int i = 0;
+            for (String name : DYING) {
+                HostileJvm.Outcome o = outcomes.get(name);
+                assertTrue(o.threw(GenerationException.class) && o.detail().contains("the rpc-server at "
+                        + doomed.endpoints().get(i++) + " stopped answering"), o.row());
+            }
         }
     }
 
-    /** The child's case: an answer whose rpc-server (port and pid from the parent) is killed at its first piece. */
+    /** The dying cases: a model of one sequence (a context of its own), and of two (a shared context). */
+    private static final List<String> DYING = List.of("own-context", "shared-context");
+
+    /**
+     * The child's cases: an answer whose rpc-server (a port and pid from the parent for each case) is killed at its
+     * first piece; then a local answer and a load through the dead server, before the answer's error is rethrown.
+     */
     static Map<String, HostileChild.Case> dyingCases(List<String> args) {
-        RpcServer server = new RpcServer(LOOPBACK.getHostAddress(), Integer.parseInt(args.get(0)));
-        ProcessHandle process = ProcessHandle.of(Long.parseLong(args.get(1))).orElseThrow();
-        return Map.of("dies-mid-answer", () -> {
-            try (VisionLanguageModel m = HostileChild.tinyModel(ModelOptions.defaults().withThreads(1)
-                    .withRpcServers(List.of(server))); Conversation chat = m.newConversation()) {
-                Generation g = chat.ask(Message.of("Describe the sky."), SamplingOptions.greedy().withMaxTokens(16),
-                        piece -> kill(process));
-                return "answered '" + g.text() + "' although its rpc-server died";
+        Map<String, HostileChild.Case> cases = new LinkedHashMap<>();
+        for (int i = 0; i < DYING.size(); i++) {
+            RpcServer server = new RpcServer(LOOPBACK.getHostAddress(), Integer.parseInt(args.get(2 * i)));
+            ProcessHandle process = ProcessHandle.of(Long.parseLong(args.get(2 * i + 1))).orElseThrow();
+            int sequences = i + 1;
+            cases.put(DYING.get(i), () -> dyingMidAnswer(server, process, sequences));
+        }
+        return cases;
+    }
+
+    private static String dyingMidAnswer(RpcServer server, ProcessHandle process, int sequences) throws Exception {
+        SamplingOptions greedy = SamplingOptions.greedy().withMaxTokens(16);
+        ModelOptions local = ModelOptions.defaults().withThreads(1).withParallelSequences(sequences);
+        GenerationException failure;
+        try (VisionLanguageModel m = HostileChild.tinyModel(local.withRpcServers(List.of(server)));
+             Conversation chat = m.newConversation()) {
+            Generation g = chat.ask(Message.of("Describe the sky."), greedy, piece -> kill(process));
+            return "answered '" + g.text() + "' although its rpc-server died";
+        } catch (GenerationException e) {
+            failure = e;
+        }
+        try (VisionLanguageModel m = HostileChild.tinyModel(local); Conversation chat = m.newConversation()) {
+            if (chat.ask(Message.of("Describe the sky."), greedy).stats().generatedTokens() == 0) {
+                return "a local load answered nothing after the rpc-server died";
             }
-        });
+        }
+        try (VisionLanguageModel again = HostileChild.tinyModel(local.withRpcServers(List.of(server)))) {
+            return "loaded through the dead rpc-server " + server + " (" + again + ")";
+        } catch (RpcServerException e) {
+            if (!e.getMessage().contains("refuses connections")) {
+                return "a load through the dead rpc-server failed otherwise: " + e.getMessage();
+            }
+        }
+        throw failure;
     }
 
     private static void kill(ProcessHandle process) {
