@@ -49,10 +49,16 @@ final class ContextHandle implements AutoCloseable {
         final int rc;
 
         DecodeFailedException(int rc, List<RpcServer> rpcServers) {
+            this(rc, rpcServers, "");
+        }
+
+        /** With what llama.cpp logged on the thread that decoded, if not this one. */
+        DecodeFailedException(int rc, List<RpcServer> rpcServers, String nativeLog) {
             super("llama_decode failed with " + rc + " (" + (rc == RPC_LOST ? RpcServer.lost(rpcServers).stream()
                     .map(s -> "the rpc-server at " + s).collect(Collectors.joining(" and ")) + " stopped answering"
                     + " (it crashed, or its network failed): restart it, then load the model again"
-                    : decodeError(rc)) + ")", null, false, false);
+                    : decodeError(rc)) + ")" + (nativeLog.isEmpty() ? "" : " (llama.cpp: " + nativeLog + ")"),
+                    null, false, false);
             this.rc = rc;
         }
     }

@@ -9,6 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -24,11 +25,15 @@ import static dev.qwenvl.bindings.qwenvl_h.llama_synchronize;
 /**
  * One llama.cpp context whose sequences the model's conversations lease ({@link ModelOptions#parallelSequences()}
  * of them), so that their tokens are decoded together: each step of each generating conversation hands its token
- * in, each prompt hands in its text, and whichever conversation gets the context first decodes everything handed in,
- * in one {@code llama_decode} of at most {@code n_batch} rows, and samples each sequence with its own sampler before
- * anyone decodes again (the logits of a batch live only until the next decode). A prompt longer than the room a
- * round leaves goes on in the next rounds. Every other use of the context runs in {@link #exclusive}, ahead of the
- * rounds waiting.
+ * in, each prompt hands in its text, and the context's decoder thread decodes everything handed in, in one
+ * {@code llama_decode} of at most {@code n_batch} rows, and samples each sequence with its own sampler before it
+ * decodes again (the logits of a batch live only until the next decode). A prompt longer than the room a round
+ * leaves goes on in the next rounds. Every other use of the context runs in {@link #exclusive}, ahead of the rounds
+ * waiting.
+ *
+ * <p>One thread decodes, the context's decoder (its warm-up too), because ggml's OpenMP gives every thread that
+ * computes a worker pool of its own that lives as long as that thread: with the rounds run by whichever conversation
+ * came first, N conversation threads kept N pools. Images are still encoded and decoded on the asking thread.
  */
 final class SharedContext implements AutoCloseable {
     private static final long GATHER_NANOS = 2_000_000; // how long a round waits for generating sequences to hand in
@@ -50,6 +55,7 @@ final class SharedContext implements AutoCloseable {
         int rows;              // how many rows the current round takes
         int next = -1;
         int rc;
+        String nativeLog = ""; // what llama.cpp complained about on the decoder thread when rc != 0
         boolean done;
 
         Request(int seq, int token, int pos, Sampler sampler) {
@@ -91,6 +97,8 @@ final class SharedContext implements AutoCloseable {
     private final List<Request> waiting = new ArrayList<>(); // guarded by rounds
     private int tokensWaiting;                                // generated tokens in waiting; guarded by rounds
     private int generating;                                   // guarded by rounds
+    private boolean closing;                                  // guarded by rounds
+    private final Thread decoder;
 
     /** The context of {@code o.parallelSequences()} sequences of {@code o.contextSize()} tokens each. */
     static MemorySegment params(Arena arena, ModelOptions o) {
@@ -112,14 +120,33 @@ final class SharedContext implements AutoCloseable {
                     + " sequences of " + o.contextSize() + " tokens for " + model.modelFile().getFileName()));
         }
         ctx = c;
-        if (o.warmup()) {
-            ContextHandle.warmUp(ctx, model.vocab());
-        }
         contextSize = llama_n_ctx_seq(ctx);
         batchSize = Math.max(llama_n_batch(ctx), n); // every generating sequence's token fits in one round
         batch = llama_batch_init(arena, batchSize, 0, 1);
         leased = new boolean[n];
         rpcServers = o.rpcServers();
+        CountDownLatch warm = new CountDownLatch(1);
+        decoder = Thread.ofPlatform().daemon().name("qwenvl-decoder-" + model.modelFile().getFileName()).start(() -> {
+            try {
+                if (o.warmup()) { // here too, not on the thread that happened to open the first conversation
+                    ContextHandle.warmUp(ctx, model.vocab());
+                }
+            } finally {
+                warm.countDown();
+            }
+            decodeRounds();
+        });
+        boolean interrupted = false;
+        while (warm.getCount() > 0) {
+            try {
+                warm.await();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** A free sequence id, or -1 when every sequence is leased. */
@@ -203,41 +230,54 @@ final class SharedContext implements AutoCloseable {
     }
 
     private int await(Request r) {
+        boolean interrupted = false;
         synchronized (rounds) {
             waiting.add(r);
             if (r.text == null) {
                 tokensWaiting++;
             }
             rounds.notifyAll();
-        }
-        while (true) {
-            synchronized (rounds) {
-                if (r.done) {
-                    break;
-                }
-            }
-            if (exclusiveWaiting.get() == 0 && lock.tryLock()) {
+            while (!r.done) { // the decoder may be reading r's rows: wait for it, interrupted or not
                 try {
-                    runRound();
-                } finally {
-                    lock.unlock();
-                }
-            } else {
-                synchronized (rounds) {
-                    if (!r.done) {
-                        try {
-                            rounds.wait(1);
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
-                    }
+                    rounds.wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
                 }
             }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
         if (r.rc != 0) {
-            throw new ContextHandle.DecodeFailedException(r.rc, rpcServers);
+            throw new ContextHandle.DecodeFailedException(r.rc, rpcServers, r.nativeLog);
         }
         return r.next;
+    }
+
+    /** The decoder thread: a round whenever rows are waiting and no exclusive use is. */
+    private void decodeRounds() {
+        while (true) {
+            synchronized (rounds) {
+                while (!closing && (waiting.isEmpty() || exclusiveWaiting.get() > 0)) {
+                    try {
+                        rounds.wait(exclusiveWaiting.get() > 0 ? 1 : 0); // exclusive() notifies once it is done
+                    } catch (InterruptedException e) {
+                        // only close() ends this thread, once no sequence is leased
+                    }
+                }
+                if (closing) {
+                    return;
+                }
+            }
+            lock.lock();
+            try {
+                runRound();
+            } catch (RuntimeException | Error e) { // its requests already failed; the next round must still run
+                System.getLogger(NativeLog.LOGGER_NAME).log(System.Logger.Level.ERROR, "a decode round failed", e);
+            } finally {
+                lock.unlock();
+            }
+        }
     }
 
     /**
@@ -317,6 +357,7 @@ final class SharedContext implements AutoCloseable {
                         waiting.add(q);
                     } else {
                         q.rc = outcome;
+                        q.nativeLog = outcome == 0 ? "" : NativeLog.drainRecent();
                         q.done = true;
                     }
                 }
@@ -325,9 +366,24 @@ final class SharedContext implements AutoCloseable {
         }
     }
 
-    /** Frees the context; every lease must have been released. */
+    /** Ends the decoder thread and frees the context; every lease must have been released. */
     @Override
     public void close() {
+        synchronized (rounds) {
+            closing = true;
+            rounds.notifyAll();
+        }
+        boolean interrupted = false;
+        while (decoder.isAlive()) {
+            try {
+                decoder.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
         llama_batch_free(batch);
         llama_free(ctx);
         arena.close();

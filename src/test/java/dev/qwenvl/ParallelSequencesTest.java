@@ -4,20 +4,25 @@ import dev.qwenvl.testing.ModelPair;
 import dev.qwenvl.testing.Spec;
 import dev.qwenvl.testing.TestImages;
 import dev.qwenvl.testing.TinyModels;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -95,6 +100,55 @@ class ParallelSequencesTest {
             BenchAccess.Perf perf = BenchAccess.perf(chat);
             assertEquals(g.stats().promptTokens(), perf.promptEvalTokens(), "the prompt, in one batch");
             assertEquals(16, perf.evalRuns(), "each generated token decoded alone, the last one included");
+        }
+    }
+
+    /**
+     * ggml's OpenMP gives every thread that computes a worker pool of its own, whose workers take the name of that
+     * thread and live as long as it does: when whichever conversation came first ran the rounds, each conversation
+     * thread kept a pool. The shared context's decoder thread runs every round, so four conversation threads hold
+     * none.
+     */
+    @Test
+    void theRoundsRunOnTheDecoderThreadSoConversationThreadsHoldNoWorkerPool() throws Exception {
+        Path tasks = Path.of("/proc/self/task");
+        Assumptions.assumeTrue(Files.isDirectory(tasks), "counts the process's threads by name in /proc");
+        ModelPair pair = TinyModels.pair(Spec.tiny(Spec.Projector.QWEN25VL));
+        int n = 4;
+        CyclicBarrier answered = new CyclicBarrier(n + 1);
+        CyclicBarrier counted = new CyclicBarrier(n + 1);
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(),
+                SOLO.withParallelSequences(n))) {
+            List<Thread> askers = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                String prompt = PROMPTS[i];
+                askers.add(Thread.ofPlatform().name("ask-" + i).start(() -> {
+                    try (Conversation c = model.newConversation()) {
+                        c.ask(Message.of(prompt), GREEDY);
+                        answered.await(60, TimeUnit.SECONDS);
+                        counted.await(60, TimeUnit.SECONDS); // alive, with any pool of its own, until counted
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }));
+            }
+            answered.await(120, TimeUnit.SECONDS);
+            List<String> named;
+            try (Stream<Path> all = Files.list(tasks)) {
+                named = all.map(t -> {
+                    try {
+                        return Files.readString(t.resolve("comm")).strip();
+                    } catch (IOException e) {
+                        return ""; // a thread that ended meanwhile
+                    }
+                }).filter(name -> name.startsWith("ask-")).sorted().toList();
+            }
+            counted.await(60, TimeUnit.SECONDS);
+            for (Thread t : askers) {
+                t.join(60_000);
+            }
+            assertEquals(List.of("ask-0", "ask-1", "ask-2", "ask-3"), named,
+                    "the conversation threads and no pool workers named after them");
         }
     }
 
