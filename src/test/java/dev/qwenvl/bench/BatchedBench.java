@@ -49,7 +49,7 @@ final class BatchedBench {
                 .append(o.threads()).append(" threads, ").append(o.contextSize()).append(" tokens of context per"
                         + " sequence on both sides, flash attention off. Medians.\n\n");
         md.append("| Sequences | Facade, generation (tokens/s) | llama-batched-bench S_TG (tokens/s)"
-                + " | Facade / llama.cpp | Java outside decode+sampling (µs/token) | Sampling (µs/token)"
+                + " | Facade / llama.cpp | Outside llama.cpp's timers and sampling (µs/token) | Sampling (µs/token)"
                 + " | Heap (bytes/token) |\n"
                 + "|---:|---:|---:|---:|---:|---:|---:|\n");
         for (int n : SEQUENCES) {
@@ -58,7 +58,7 @@ final class BatchedBench {
             double theirs = Report.median(llama, r -> r.get(k + "speed_tg"));
             md.append("| ").append(n).append(" | ").append(num(ours)).append(" | ").append(num(theirs)).append(" | ")
                     .append(num(ours / theirs)).append(" | ")
-                    .append(num(Report.median(facade, r -> r.get(k + "java_us_per_token")))).append(" | ")
+                    .append(num(Report.median(facade, r -> r.get(k + "outside_us_per_token")))).append(" | ")
                     .append(num(Report.median(facade, r -> r.get(k + "sample_us")))).append(" | ")
                     .append(num(Report.median(facade, r -> r.get(k + "alloc_bytes_per_token")))).append(" |\n");
         }

@@ -125,7 +125,7 @@ public final class BatchedRun {
                 .put(k + "full", full ? 1 : 0)
                 .put(k + "prompt_tokens", answers[0].stats().promptTokens())
                 .put(k + "sample_us", sampleNanos / 1e3)
-                .put(k + "java_us_per_token", outsideMs * 1e3 / decoded)
+                .put(k + "outside_us_per_token", outsideMs * 1e3 / decoded)
                 .put(k + "alloc_bytes_per_token", (double) bytes / decoded);
     }
 
