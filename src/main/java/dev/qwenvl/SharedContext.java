@@ -136,10 +136,20 @@ final class SharedContext implements AutoCloseable {
             }
             decodeRounds();
         });
+        uninterruptibly(warm::await);
+    }
+
+    private interface Blocking {
+        void run() throws InterruptedException;
+    }
+
+    /** Runs {@code b} to its end whatever interrupts come meanwhile, then restores the caller's interrupt. */
+    private static void uninterruptibly(Blocking b) {
         boolean interrupted = false;
-        while (warm.getCount() > 0) {
+        while (true) {
             try {
-                warm.await();
+                b.run();
+                break;
             } catch (InterruptedException e) {
                 interrupted = true;
             }
@@ -373,17 +383,7 @@ final class SharedContext implements AutoCloseable {
             closing = true;
             rounds.notifyAll();
         }
-        boolean interrupted = false;
-        while (decoder.isAlive()) {
-            try {
-                decoder.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        uninterruptibly(decoder::join);
         llama_batch_free(batch);
         llama_free(ctx);
         arena.close();
