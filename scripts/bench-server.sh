@@ -25,5 +25,5 @@ bin=$QWENVL_ROOT/native/target/bin
 exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED \
     -cp "$snap/test-classes:$snap/classes:$(cat "$snap/deps.txt")" \
     -Dqwenvl.library.path="$bin" -Dqwenvl.native.bin="$bin" \
-    -Dqwenvl.llama.src="$QWENVL_CACHE/src/llama.cpp-$(lock_value tree)" \
+    -Dqwenvl.llama.src="$(llama_source_dir)" \
     dev.qwenvl.server.ServerBench "$@"

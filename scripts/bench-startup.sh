@@ -26,7 +26,7 @@ cd "$QWENVL_ROOT"
 jar=cli/target/qwenvl.jar
 cli=native/target/bin/llama-mtmd-cli
 [ -f "$jar" ] && [ -x "$cli" ] || die "build first: mvn -B -ntp -DskipTests package"
-llama_src=$QWENVL_CACHE/src/llama.cpp-$(lock_value tree)
+llama_src=$(llama_source_dir)
 pair=(); while IFS= read -r line; do pair+=("$line"); done < <(scripts/tiny-model.sh qwen25vl f16)
 image=$llama_src/tools/mtmd/test-1.jpeg
 args=(-m "${pair[0]}" --mmproj "${pair[1]}" --image "$image" -p "What is in this picture?" -n "$tokens" --temp 0

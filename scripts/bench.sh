@@ -35,11 +35,11 @@ if [ "$build" = 1 ]; then
     mvn -q -N install
     mvn -q -pl native,bindings,src install -DskipTests
 fi
-[ -x native/target/bin/llama-mtmd-cli ] || die "no native/target/bin/llama-mtmd-cli: run scripts/build-native.sh"
+bin=${QWENVL_NATIVE_BIN:-$QWENVL_ROOT/native/target/bin} # another build's bin directory (scripts/device-check.sh)
+[ -x "$bin/llama-mtmd-cli" ] || die "no $bin/llama-mtmd-cli: run scripts/build-native.sh"
 
 classpath=$(test_classpath "$QWENVL_ROOT/target/bench/classpath" dev/qwenvl/bench/Bench.class)
-bin=$QWENVL_ROOT/native/target/bin
-llama_src=$QWENVL_CACHE/src/llama.cpp-$(lock_value tree) # the tokenizer the fixture generator copies
+llama_src=$(llama_source_dir) # the tokenizer the fixture generator copies
 [ -d "$llama_src" ] || die "no llama.cpp source at $llama_src: run scripts/fetch-llama-cpp.sh"
 exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED \
     -cp "$classpath" \

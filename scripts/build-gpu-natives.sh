@@ -17,10 +17,6 @@ args=(--backend "$backend" --flavour portable --no-link --stage "$QWENVL_ROOT/na
 case "$backend" in
     cuda)
         command -v nvcc >/dev/null || die "nvcc not found: install the CUDA toolkit (12 or 13) and put nvcc on the PATH"
-        if [ -n "${QWENVL_CUBLAS_DIR:-}" ]; then
-            export CMAKE_PREFIX_PATH="$QWENVL_CUBLAS_DIR${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
-            export CPATH="$QWENVL_CUBLAS_DIR/include${CPATH:+:$CPATH}"
-        fi
         args+=(--cuda-arch "75-virtual;80-virtual;90-real") ;;
     vulkan)
         command -v glslc >/dev/null || die "glslc not found: apt-get install glslc libvulkan-dev spirv-headers"

@@ -14,11 +14,14 @@
 #                                     <classifier> is <platform> for cpu, <platform>-<backend> for a GPU backend
 #   --cuda-arch LIST                  CMAKE_CUDA_ARCHITECTURES for --backend cuda (default: ggml's list for the nvcc)
 #   --no-link                         leave native/target/bin as it is (a GPU jar built beside the CPU one)
+#   --source DIR                      build this exported, already patched tree (scripts/device-bundle.sh makes one
+#                                     for machines that cannot fetch) instead of fetching the pinned one
+# CUDA takes cuBLAS from the toolkit beside nvcc, or from $QWENVL_CUBLAS_DIR (its include/ and lib/ with libcublas.so).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 backend=${QWENVL_BACKEND:-cpu}; flavour=${QWENVL_CPU_FLAVOUR:-portable}; jobs=$(getconf _NPROCESSORS_ONLN); stage=
-link=1; cuda_arch=
+link=1; cuda_arch=; source=
 while [ $# -gt 0 ]; do
     case "$1" in
         --backend) backend=$2; shift 2 ;;
@@ -27,35 +30,23 @@ while [ $# -gt 0 ]; do
         --stage) stage=$2; shift 2 ;;
         --no-link) link=; shift ;;
         --cuda-arch) cuda_arch=$2; shift 2 ;;
+        --source) source=$2; shift 2 ;;
         *) die "unknown option $1 (see the header of $0)" ;;
     esac
 done
 command -v cmake >/dev/null || die "cmake not found; install cmake >= 3.14"
 
-src=$(bash "$QWENVL_ROOT/scripts/fetch-llama-cpp.sh")
 tree=$(lock_value tree)
-# hash_files FILE...: one hash over the files' names and contents
-hash_files() {
-    local f
-    for f in "$@"; do printf '%s\n' "${f##*/}"; cat "$f"; done | sha256_of | cut -c1-12
-}
-# The pinned tree with native/patches/*.patch applied (each one's header says what it changes and why), in a copy of
-# its own: the fetched tree stays what its hash says, for the bindings and the tools that read it.
 patches=("$QWENVL_ROOT"/native/patches/*.patch)
-patched="$QWENVL_CACHE/src/llama.cpp-${tree:0:12}-patched-$(hash_files "${patches[@]}")"
-if [ ! -d "$patched" ]; then
-    exec 8>"$patched.lock"
-    lock_fd 8
-    if [ ! -d "$patched" ]; then
-        rm -rf "$patched.tmp"; cp -R "$src" "$patched.tmp"
-        for p in "${patches[@]}"; do
-            patch -d "$patched.tmp" -p1 --forward --quiet < "$p" || die "$p does not apply to llama.cpp $tree"
-        done
-        mv "$patched.tmp" "$patched"
-    fi
-    exec 8>&-
+if [ -n "$source" ]; then
+    # an exported tree (scripts/device-bundle.sh) says which tree and patches it is; its git history stays behind
+    [ "$(sed -n 's/^tree=//p' "$source/QWENVL-SOURCE.properties" 2>/dev/null)" = "$tree" ] \
+        && [ "$(sed -n 's/^patches=//p' "$source/QWENVL-SOURCE.properties")" = "$(hash_files "${patches[@]}")" ] \
+        || die "--source $source is not llama.cpp $tree with native/patches applied (see its QWENVL-SOURCE.properties)"
+    src=$(cd "$source" && pwd)
+else
+    src=$(bash "$QWENVL_ROOT/scripts/fetch-llama-cpp.sh" --patched)
 fi
-src=$patched
 build_inputs=$(hash_files "$QWENVL_ROOT/native/CMakeLists.txt" "$QWENVL_ROOT/native/shim/CMakeLists.txt" "${patches[@]}")
 shim_inputs=$(hash_files "$QWENVL_ROOT"/native/shim/*)
 key="${tree:0:12}-$backend-$flavour-$build_inputs"
@@ -63,6 +54,10 @@ cmake_extra=()
 if [ "$backend" = cuda ] && [ -n "$cuda_arch" ]; then
     key="$key-arch$(printf %s "$cuda_arch" | sha256_of | cut -c1-8)"
     cmake_extra+=("-DCMAKE_CUDA_ARCHITECTURES=$cuda_arch")
+fi
+if [ "$backend" = cuda ] && [ -n "${QWENVL_CUBLAS_DIR:-}" ]; then
+    export CMAKE_PREFIX_PATH="$QWENVL_CUBLAS_DIR${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+    export CPATH="$QWENVL_CUBLAS_DIR/include${CPATH:+:$CPATH}"
 fi
 build="$QWENVL_CACHE/build/$key"
 result="$build/out/$shim_inputs"

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Fetches the pinned llama.cpp source into the cache and prints its directory.
+# Fetches the pinned llama.cpp source into the cache and prints its directory; with --patched, the directory of a
+# copy of it with native/patches/*.patch applied (what the native build compiles; the fetched tree stays what its
+# hash says, for the bindings and the tools that read it).
 # Route (QWENVL_LLAMA_SOURCE): npm (default: the git bundle inside node-llama-cpp, checked against the package's
 # published integrity) or github (the upstream tag). Either way the git tree id must equal native/llama-cpp.lock's.
 # Idempotent and safe to run concurrently; the source is never put inside the repository.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+patched=
+case "${1:-}" in --patched) patched=1 ;; "") ;; *) die "usage: $0 [--patched]" ;; esac
 tree=$(lock_value tree)
 dest="$QWENVL_CACHE/src/llama.cpp-$tree"
 mkdir -p "$QWENVL_CACHE/src"
@@ -18,12 +22,32 @@ check_tree() { # dir what
     [ -z "$(git -C "$1" status --porcelain)" ] || die "$2: the checkout has local changes; delete $1 and run again"
 }
 
+# print_result: the fetched tree, or with --patched its patched copy (made once, under a lock, from the fetched tree)
+print_result() {
+    [ -n "$patched" ] || { echo "$dest"; return 0; }
+    local patches=("$QWENVL_ROOT"/native/patches/*.patch) p copy
+    copy="$QWENVL_CACHE/src/llama.cpp-${tree:0:12}-patched-$(hash_files "${patches[@]}")"
+    if [ ! -d "$copy" ]; then
+        exec 8>"$copy.lock"
+        lock_fd 8
+        if [ ! -d "$copy" ]; then
+            rm -rf "$copy.tmp"; cp -R "$dest" "$copy.tmp"
+            for p in "${patches[@]}"; do
+                patch -d "$copy.tmp" -p1 --forward --quiet < "$p" || die "$p does not apply to llama.cpp $tree"
+            done
+            mv "$copy.tmp" "$copy"
+        fi
+        exec 8>&-
+    fi
+    echo "$copy"
+}
+
 exec 9>"$QWENVL_CACHE/src/.lock"
 lock_fd 9
 
 if [ -d "$dest" ]; then
     check_tree "$dest" "cached source $dest"
-    echo "$dest"; exit 0
+    print_result; exit 0
 fi
 
 work=$(mktemp -d "$QWENVL_CACHE/src/.fetch.XXXXXX")
@@ -55,4 +79,4 @@ esac
 check_tree "$work/llama.cpp" "fetched source ($route)"
 mv "$work/llama.cpp" "$dest"
 echo "llama.cpp $(lock_value version) (tree $tree) is in $dest" >&2
-echo "$dest"
+print_result

@@ -23,6 +23,12 @@ sha256_of() {
     if command -v sha256sum >/dev/null; then sha256sum | cut -d' ' -f1; else shasum -a 256 | cut -d' ' -f1; fi
 }
 
+# hash_files FILE...: one short hash over the files' names and contents (build keys, the patched source's name)
+hash_files() {
+    local f
+    for f in "$@"; do printf '%s\n' "${f##*/}"; cat "$f"; done | sha256_of | cut -c1-12
+}
+
 # platform: the natives classifier of this machine, as the Java loader spells it
 platform() {
     local os arch
@@ -46,11 +52,18 @@ find_jdk() {
     return 1
 }
 
+# llama_source_dir: the pinned llama.cpp source (scripts/fetch-llama-cpp.sh), or $QWENVL_LLAMA_SRC (an exported one)
+llama_source_dir() {
+    echo "${QWENVL_LLAMA_SRC:-$QWENVL_CACHE/src/llama.cpp-$(lock_value tree)}"
+}
+
 # test_classpath DIR CLASS: copies the facade's compiled classes, test classes and dependency jars into DIR and
 # prints that class path, so a long run is immune to builds that rewrite src/target meanwhile. CLASS (a test class
 # file) must be there: run `mvn -pl native,bindings,src install -DskipTests` first.
 test_classpath() {
     local snap=$1 want=$2 cp j
+    # a prepared one (scripts/device-check.sh --bundle), where Maven cannot run
+    [ -z "${QWENVL_TEST_CLASSPATH:-}" ] || { echo "$QWENVL_TEST_CLASSPATH"; return 0; }
     rm -rf "$snap"; mkdir -p "$snap/lib"
     (cd "$QWENVL_ROOT" && mvn -q -pl src dependency:build-classpath -Dmdep.includeScope=test \
         -Dmdep.outputFile="$snap/deps.txt" >/dev/null) || die "cannot resolve the facade's class path"

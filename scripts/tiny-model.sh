@@ -11,5 +11,5 @@ jar=$QWENVL_ROOT/cli/target/qwenvl.jar
 tests=$(ls "$QWENVL_ROOT"/src/target/qwenvl-*-tests.jar 2>/dev/null | head -1)
 [ -f "$jar" ] && [ -n "$tests" ] || die "build first: mvn -B -ntp -DskipTests package"
 exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$jar:$tests" \
-    -Dqwenvl.llama.src="$QWENVL_CACHE/src/llama.cpp-$(lock_value tree)" \
+    -Dqwenvl.llama.src="$(llama_source_dir)" \
     dev.qwenvl.testing.TinyModels "$@"

@@ -18,7 +18,7 @@ if [ ! -f "$jar" ] || [ -n "$(find pom.xml ./*/pom.xml src/main cli/src/main bin
     echo "building qwenvl (mvn -DskipTests package)..." >&2
     mvn -B -ntp -q -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true -pl cli -am package >&2
 fi
-llama_src=$QWENVL_CACHE/src/llama.cpp-$(lock_value tree)
+llama_src=$(llama_source_dir)
 image=${1:-$llama_src/tools/mtmd/test-1.jpeg}
 question=${2:-What is in this picture?}
 

@@ -11,6 +11,14 @@ public final class TestImages {
     private TestImages() {
     }
 
+    /** Writes {@link #gradient} to a file, for scripts: {@code TestImages FILE WIDTH HEIGHT}. */
+    public static void main(String[] args) {
+        if (args.length != 3) {
+            throw new IllegalArgumentException("usage: TestImages FILE WIDTH HEIGHT");
+        }
+        gradient(Path.of(args[0]), Integer.parseInt(args[1]), Integer.parseInt(args[2]));
+    }
+
     /** A smooth colour gradient over the whole frame. */
     public static Path gradient(Path file, int width, int height) {
         return write(file, width, height, (x, y) -> (x * 255 / width) << 16 | (y * 255 / height) << 8
