@@ -5,8 +5,8 @@
 # its git history, the vocabularies of other models, the docs and the tests. Made here, run there with
 # `scripts/device-check.sh --bundle FILE`; both machines must be of one platform (linux-x86_64 for NVIDIA).
 #   scripts/device-bundle.sh [--natives DIR] [FILE]     (default target/device-bundle.tar.xz)
-#     --natives DIR   bring this finished build (its natives.list and llama-mtmd-cli) instead of the source to build:
-#                     the check then builds nothing there, and the bundle carries only the tokenizer of the source
+#     --natives DIR   bring this finished build (its natives.list, llama-mtmd-cli and llama-batched-bench) instead of
+#                     the source: the check then builds nothing there, and of the source only the tokenizer travels
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -35,7 +35,7 @@ modules=$("$JAVA_HOME/bin/jdeps" --ignore-missing-deps --multi-release "$release
     || true)
 [ -n "$modules" ] || die "jdeps could not list the modules the jars need"
 "$JAVA_HOME/bin/jlink" --add-modules "$modules,java.management,jdk.management" --output "$stage/runtime" \
-    --strip-debug --no-man-pages --no-header-files --compress=zip-0 --generate-cds-archive \
+    --strip-debug --no-man-pages --no-header-files --compress=zip-0 \
     --strip-native-debug-symbols=objcopy="$(command -v objcopy)"
 
 src=$(bash scripts/fetch-llama-cpp.sh --patched)
@@ -44,11 +44,15 @@ if [ -n "$natives" ]; then
     mkdir -p "$stage/natives"
     while read -r line; do cp -L "$natives/${line#module:}" "$stage/natives/"; done < "$natives/natives.list"
     cp -L "$natives/natives.list" "$natives/llama-mtmd-cli" "$stage/natives/"
+    # llama-batched-bench for scripts/bench.sh --batched there (the tool is a thin executable over its -impl library)
+    for f in llama-batched-bench libllama-batched-bench-impl.so; do
+        [ ! -e "$natives/$f" ] || cp -L "$natives/$f" "$stage/natives/"
+    done
 else
     # what a CUDA build compiles: the other backends, the web UI, docs, tests and examples stay behind
     tar -C "$src" -cf - --exclude=./.git --exclude=./docs --exclude=./media --exclude=./examples --exclude=./tests \
             --exclude=./benches --exclude=./pocs --exclude=./gguf-py --exclude=./conversion --exclude=./.github \
-            --exclude=./.devops --exclude='./models/*' --exclude=./tools/ui --exclude=./ggml/src/ggml-opencl \
+            --exclude=./.devops --exclude='./models/*' --exclude=./ggml/src/ggml-opencl \
             --exclude=./ggml/src/ggml-sycl --exclude=./ggml/src/ggml-hexagon --exclude=./ggml/src/ggml-et \
             --exclude=./ggml/src/ggml-metal --exclude=./ggml/src/ggml-webgpu --exclude=./ggml/src/ggml-openvino \
             --exclude=./ggml/src/ggml-cann --exclude=./ggml/src/ggml-musa --exclude=./ggml/src/ggml-zdnn . \
@@ -61,6 +65,6 @@ printf 'platform=%s\nmade=%s\n' "$(platform)" "$(git rev-parse --short HEAD 2>/d
     > "$stage/bundle.properties"
 
 mkdir -p "$(dirname "$file")"
-tar -C "$stage" -cf - . | xz -T0 -6 > "$file.tmp"
+tar -C "$stage" -cf - . | xz -T0 -9 > "$file.tmp"
 mv "$file.tmp" "$file"
 echo "device bundle: $file ($(du -k "$file" | cut -f1) KiB)" >&2
