@@ -96,6 +96,30 @@ class NativeLibrariesTest {
                 + "-")), c.output());
     }
 
+    /**
+     * The libraries and tools search only their own directory: no build-machine path (a CUDA toolkit's, a link
+     * stub's) and no empty entry, which the dynamic linker reads as the working directory.
+     */
+    @Test
+    void everyLibraryAndToolSearchesOnlyItsOwnDirectory() throws Exception {
+        Assumptions.assumeTrue(NativeLibraries.platform().startsWith("linux"), "ELF's RUNPATH is Linux's");
+        Path bin = Path.of(System.getProperty("qwenvl.native.bin"));
+        List<Path> files = new ArrayList<>();
+        for (String line : Files.readAllLines(bin.resolve("natives.list"))) {
+            files.add(bin.resolve(line.replaceFirst("^module:", "")));
+        }
+        files.add(bin.resolve("llama-mtmd-cli"));
+        for (Path f : files) {
+            Process p = new ProcessBuilder("readelf", "-d", f.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), out);
+            for (String line : out.lines().filter(l -> l.contains("(RUNPATH)") || l.contains("(RPATH)")).toList()) {
+                assertEquals("$ORIGIN", line.replaceFirst(".*path: \\[(.*)\\]$", "$1"), f + ": " + line);
+            }
+        }
+    }
+
     private record Child(int exit, String output) {
     }
 
