@@ -46,6 +46,20 @@ int32_t qwenvl_rpc_connection_lost(const char * endpoint) {
     return connection_lost == nullptr ? -1 : connection_lost(endpoint) ? 1 : 0;
 }
 
+int32_t qwenvl_rpc_set_reply_timeout(const char * endpoint, int32_t timeout_ms) {
+    typedef void (*set_reply_timeout_t)(const char * endpoint, int timeout_ms);
+    static const set_reply_timeout_t set_reply_timeout = [] {
+        ggml_backend_reg_t rpc = ggml_backend_reg_by_name("RPC");
+        return rpc == nullptr ? nullptr
+                              : (set_reply_timeout_t) ggml_backend_reg_get_proc_address(rpc, "ggml_backend_rpc_set_reply_timeout");
+    }();
+    if (set_reply_timeout == nullptr) {
+        return -1;
+    }
+    set_reply_timeout(endpoint, timeout_ms);
+    return 0;
+}
+
 // The default selection of llama_prepare_model_devices (src/llama.cpp), RPC servers left out.
 int32_t qwenvl_local_model_devices(ggml_backend_dev_t * devices, int32_t max_devices) {
     std::vector<ggml_backend_dev_t> gpus;

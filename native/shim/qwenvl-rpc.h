@@ -35,6 +35,11 @@ QWENVL_RPC_API int32_t qwenvl_rpc_devices(const char * endpoint, ggml_backend_de
 // cannot tell (it lacks native/patches/ggml-rpc-connection-lost.patch).
 QWENVL_RPC_API int32_t qwenvl_rpc_connection_lost(const char * endpoint);
 
+// Bounds each wait for a reply from the rpc-server at endpoint to timeout_ms (0: wait forever, ggml's default), on
+// its open connection and on those opened later; a server that does not reply within it loses its connection as
+// above. Returns 0, or -1 if this build's RPC backend cannot (it lacks native/patches/ggml-rpc-connection-lost.patch).
+QWENVL_RPC_API int32_t qwenvl_rpc_set_reply_timeout(const char * endpoint, int32_t timeout_ms);
+
 // The local devices llama.cpp gives a model when llama_model_params.devices is NULL (GPUs, or integrated GPUs when
 // there is no GPU; RPC servers left out), so a load that names its RPC devices keeps them. Returns the count.
 QWENVL_RPC_API int32_t qwenvl_local_model_devices(ggml_backend_dev_t * devices, int32_t max_devices);

@@ -7426,6 +7426,62 @@ public class qwenvl_h_2 {
         }
     }
 
+    private static class qwenvl_rpc_set_reply_timeout {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            qwenvl_h.C_INT,
+            qwenvl_h.C_POINTER,
+            qwenvl_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = qwenvl_h.findOrThrow("qwenvl_rpc_set_reply_timeout");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t qwenvl_rpc_set_reply_timeout(const char * endpoint, int32_t timeout_ms)
+     * }
+     */
+    public static FunctionDescriptor qwenvl_rpc_set_reply_timeout$descriptor() {
+        return qwenvl_rpc_set_reply_timeout.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t qwenvl_rpc_set_reply_timeout(const char * endpoint, int32_t timeout_ms)
+     * }
+     */
+    public static MethodHandle qwenvl_rpc_set_reply_timeout$handle() {
+        return qwenvl_rpc_set_reply_timeout.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t qwenvl_rpc_set_reply_timeout(const char * endpoint, int32_t timeout_ms)
+     * }
+     */
+    public static MemorySegment qwenvl_rpc_set_reply_timeout$address() {
+        return qwenvl_rpc_set_reply_timeout.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t qwenvl_rpc_set_reply_timeout(const char * endpoint, int32_t timeout_ms)
+     * }
+     */
+    public static int qwenvl_rpc_set_reply_timeout(MemorySegment endpoint, int timeout_ms) {
+        var mh$ = qwenvl_rpc_set_reply_timeout.HANDLE;
+        try {
+            return (int)mh$.invokeExact(endpoint, timeout_ms);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class qwenvl_local_model_devices {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             qwenvl_h.C_INT,
