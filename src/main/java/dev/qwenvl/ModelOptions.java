@@ -1,5 +1,6 @@
 package dev.qwenvl;
 
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -43,13 +44,17 @@ import java.util.List;
  *                        instructions, or AMX tiles), as it does by default; off (llama.cpp's {@code --no-repack})
  *                        leaves every weight in the mapped file: no anonymous second copy, somewhat slower matrix
  *                        products, and no AMX (which some virtual machines advertise but fault on)
+ * @param rpcReplyTimeout how long to wait for an rpc-server's reply (a compute, a transfer) before its connection
+ *                        counts as lost and the decode fails with a {@link GenerationException} naming it, instead of
+ *                        hanging on a server that stopped; {@link Duration#ZERO} waits forever, as llama.cpp does.
+ *                        Default 5 minutes: set it above the slowest step a server of yours takes
  */
 public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mainGpu, int contextSize, int batchSize,
                            int microBatchSize, FlashAttention flashAttention, boolean mmprojOnGpu, int imageMinTokens,
                            int imageMaxTokens, LoadMode loadMode, boolean warmup,
                            LoadProgressListener progress, long imageCacheBytes, long prefixCacheBytes,
                            int parallelSequences, boolean memoryCheck, List<RpcServer> rpcServers,
-                           boolean repack) {
+                           boolean repack, Duration rpcReplyTimeout) {
 
     private static final int MAX_THREADS = 512; // GGML_MAX_N_THREADS: ggml sizes its thread arrays by it
     private static final int MAX_SEQUENCES = 256; // LLAMA_MAX_SEQ: llama.cpp refuses more
@@ -102,6 +107,11 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
             throw new IllegalArgumentException("rpcServers must be a list of servers, empty for none");
         }
         rpcServers = List.copyOf(rpcServers);
+        if (rpcReplyTimeout == null || rpcReplyTimeout.isNegative()
+                || rpcReplyTimeout.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0) {
+            throw new IllegalArgumentException("rpcReplyTimeout must be between 0 (wait forever) and "
+                    + Integer.MAX_VALUE + " ms, got " + rpcReplyTimeout);
+        }
     }
 
     /**
@@ -112,7 +122,8 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         int cores = Runtime.getRuntime().availableProcessors();
         int threads = cores > 4 ? cores / 2 : cores; // physical cores, roughly, like llama.cpp's cpu_get_num_math
         return new ModelOptions(threads, threads, -1, 0, 4096, 2048, 512, FlashAttention.AUTO, true, 0, 0,
-                LoadMode.AUTO, true, null, 256L << 20, 256L << 20, 1, true, List.of(), true);
+                LoadMode.AUTO, true, null, 256L << 20, 256L << 20, 1, true, List.of(), true,
+                Duration.ofMinutes(5));
     }
 
     public ModelOptions withThreads(int n) {
@@ -193,6 +204,11 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         return copy(b -> b.rpcServers = servers);
     }
 
+    /** How long to wait for an rpc-server's reply before its connection counts as lost (0: forever; default 5 min). */
+    public ModelOptions withRpcReplyTimeout(Duration timeout) {
+        return copy(b -> b.rpcReplyTimeout = timeout);
+    }
+
     /** Whether the CPU backend may repack weights into its extra buffer types (default on; off: {@code --no-repack}). */
     public ModelOptions withRepack(boolean on) {
         return copy(b -> b.repack = on);
@@ -227,6 +243,7 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
         boolean memoryCheck;
         List<RpcServer> rpcServers;
         boolean repack;
+        Duration rpcReplyTimeout;
 
         Fields(ModelOptions o) {
             threads = o.threads;
@@ -249,13 +266,14 @@ public record ModelOptions(int threads, int batchThreads, int gpuLayers, int mai
             memoryCheck = o.memoryCheck;
             rpcServers = o.rpcServers;
             repack = o.repack;
+            rpcReplyTimeout = o.rpcReplyTimeout;
         }
 
         ModelOptions build() {
             return new ModelOptions(threads, batchThreads, gpuLayers, mainGpu, contextSize, batchSize,
                     microBatchSize, flashAttention, mmprojOnGpu, imageMinTokens, imageMaxTokens, loadMode, warmup,
                     progress, imageCacheBytes, prefixCacheBytes, parallelSequences, memoryCheck, rpcServers,
-                    repack);
+                    repack, rpcReplyTimeout);
         }
     }
 

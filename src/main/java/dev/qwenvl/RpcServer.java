@@ -13,6 +13,7 @@ import java.nio.ByteOrder;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +24,7 @@ import static dev.qwenvl.bindings.qwenvl_h.qwenvl_local_model_devices;
 import static dev.qwenvl.bindings.qwenvl_h.qwenvl_rpc_connection_lost;
 import static dev.qwenvl.bindings.qwenvl_h.qwenvl_rpc_devices;
 import static dev.qwenvl.bindings.qwenvl_h.qwenvl_rpc_protocol_version;
+import static dev.qwenvl.bindings.qwenvl_h.qwenvl_rpc_set_reply_timeout;
 
 /**
  * An {@code rpc-server} (llama.cpp's RPC backend, {@code tools/rpc}) whose devices take a share of the model's layers,
@@ -129,9 +131,9 @@ public record RpcServer(String host, int port) {
     /**
      * The NULL-terminated device list for {@code llama_model_params.devices}: each server's devices first (after its
      * {@link #check()}, unless a loaded model already holds its connection), then the local GPUs llama.cpp would
-     * pick by default, as llama.cpp orders them.
+     * pick by default, as llama.cpp orders them. Each server's connection waits at most replyTimeout for a reply.
      */
-    static MemorySegment devices(Arena arena, List<RpcServer> servers) {
+    static MemorySegment devices(Arena arena, List<RpcServer> servers, Duration replyTimeout) {
         List<MemorySegment> devices = new ArrayList<>();
         MemorySegment found = arena.allocate(ValueLayout.ADDRESS, MAX_DEVICES);
         MemorySegment err = arena.allocate(ERR_LEN);
@@ -139,7 +141,12 @@ public record RpcServer(String host, int port) {
             if (!CONNECTED.containsKey(server)) {
                 server.check();
             }
-            int n = qwenvl_rpc_devices(arena.allocateFrom(server.toString()), found, MAX_DEVICES, err, ERR_LEN);
+            MemorySegment endpoint = arena.allocateFrom(server.toString());
+            if (qwenvl_rpc_set_reply_timeout(endpoint, (int) replyTimeout.toMillis()) != 0) {
+                throw new RpcServerException(server, "cannot be given a reply timeout: this build's RPC backend lacks"
+                        + " native/patches/ggml-rpc-connection-lost.patch (rebuild with scripts/build-native.sh)");
+            }
+            int n = qwenvl_rpc_devices(endpoint, found, MAX_DEVICES, err, ERR_LEN);
             if (n < 0) {
                 throw new RpcServerException(server, "cannot be used: " + err.getString(0));
             }

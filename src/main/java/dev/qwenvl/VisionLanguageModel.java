@@ -145,7 +145,8 @@ public final class VisionLanguageModel implements AutoCloseable {
         llama_model_params.load_mode(params, options.loadMode().ordinal() - 1); // AUTO = -1, then llama.cpp's order
         llama_model_params.use_extra_bufts(params, options.repack());
         if (!options.rpcServers().isEmpty()) {
-            llama_model_params.devices(params, RpcServer.devices(arena, options.rpcServers()));
+            llama_model_params.devices(params, RpcServer.devices(arena, options.rpcServers(),
+                    options.rpcReplyTimeout()));
         }
         return params;
     }

@@ -21,6 +21,7 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -116,10 +117,11 @@ class RpcTest {
 
     /**
      * An rpc-server that dies mid-answer (killed at the answer's first piece), under a conversation with a context of
-     * its own and under one of a shared context's sequences: the answer ends in a typed error naming the server, and
-     * the process lives on, answers from a local load of the same files, and refuses a load through the dead server
-     * up front. The pinned ggml-rpc client aborted the process here (exit 134, "Remote RPC server crashed");
-     * native/patches/ggml-rpc-connection-lost.patch makes it fail the compute instead. In a child JVM.
+     * its own and under one of a shared context's sequences, and one that hangs there (stopped by SIGSTOP, under a
+     * 2 s reply timeout): the answer ends in a typed error naming the server, and the process lives on, answers from
+     * a local load of the same files, and refuses a load through the dead or hung server up front. The pinned
+     * ggml-rpc client aborted the process on a dead server (exit 134, "Remote RPC server crashed") and waited forever
+     * on a hung one; native/patches/ggml-rpc-connection-lost.patch makes it fail the compute instead. In a child JVM.
      */
     @Test
     void aServerDyingMidAnswerIsATypedErrorAndTheProcessLivesOn(@TempDir Path dir) throws Exception {
@@ -140,8 +142,11 @@ class RpcTest {
         }
     }
 
-    /** The dying cases: a model of one sequence (a context of its own), and of two (a shared context). */
-    private static final List<String> DYING = List.of("own-context", "shared-context");
+    /**
+     * The dying cases: a model of one sequence (a context of its own), of two (a shared context), and of one whose
+     * server hangs instead of dying.
+     */
+    private static final List<String> DYING = List.of("own-context", "shared-context", "hung");
 
     /**
      * The child's cases: an answer whose rpc-server (a port and pid from the parent for each case) is killed at its
@@ -152,19 +157,21 @@ class RpcTest {
         for (int i = 0; i < DYING.size(); i++) {
             RpcServer server = new RpcServer(LOOPBACK.getHostAddress(), Integer.parseInt(args.get(2 * i)));
             ProcessHandle process = ProcessHandle.of(Long.parseLong(args.get(2 * i + 1))).orElseThrow();
-            int sequences = i + 1;
-            cases.put(DYING.get(i), () -> dyingMidAnswer(server, process, sequences));
+            int sequences = i == 1 ? 2 : 1;
+            boolean hangs = DYING.get(i).equals("hung");
+            cases.put(DYING.get(i), () -> dyingMidAnswer(server, process, sequences, hangs));
         }
         return cases;
     }
 
-    private static String dyingMidAnswer(RpcServer server, ProcessHandle process, int sequences) throws Exception {
+    private static String dyingMidAnswer(RpcServer server, ProcessHandle process, int sequences, boolean hangs)
+            throws Exception {
         SamplingOptions greedy = SamplingOptions.greedy().withMaxTokens(16);
         ModelOptions local = ModelOptions.defaults().withThreads(1).withParallelSequences(sequences);
+        ModelOptions split = local.withRpcServers(List.of(server)).withRpcReplyTimeout(Duration.ofSeconds(2));
         GenerationException failure;
-        try (VisionLanguageModel m = HostileChild.tinyModel(local.withRpcServers(List.of(server)));
-             Conversation chat = m.newConversation()) {
-            Generation g = chat.ask(Message.of("Describe the sky."), greedy, piece -> kill(process));
+        try (VisionLanguageModel m = HostileChild.tinyModel(split); Conversation chat = m.newConversation()) {
+            Generation g = chat.ask(Message.of("Describe the sky."), greedy, piece -> end(process, hangs));
             return "answered '" + g.text() + "' although its rpc-server died";
         } catch (GenerationException e) {
             failure = e;
@@ -174,14 +181,34 @@ class RpcTest {
                 return "a local load answered nothing after the rpc-server died";
             }
         }
-        try (VisionLanguageModel again = HostileChild.tinyModel(local.withRpcServers(List.of(server)))) {
+        try (VisionLanguageModel again = HostileChild.tinyModel(split)) {
             return "loaded through the dead rpc-server " + server + " (" + again + ")";
         } catch (RpcServerException e) {
-            if (!e.getMessage().contains("refuses connections")) {
+            if (!e.getMessage().contains(hangs ? "does not answer within" : "refuses connections")) {
                 return "a load through the dead rpc-server failed otherwise: " + e.getMessage();
             }
         }
         throw failure;
+    }
+
+    private static void end(ProcessHandle process, boolean hang) {
+        if (hang) {
+            stop(process);
+        } else {
+            kill(process);
+        }
+    }
+
+    /** Stops the process (SIGSTOP): it keeps its sockets open and answers nothing, as a hung server does. */
+    private static void stop(ProcessHandle process) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-STOP", Long.toString(process.pid())).start();
+            if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+                throw new IllegalStateException("kill -STOP " + process.pid() + " failed");
+            }
+        } catch (IOException | InterruptedException e) {
+            throw new IllegalStateException("cannot stop rpc-server " + process.pid(), e);
+        }
     }
 
     private static void kill(ProcessHandle process) {

@@ -4,6 +4,7 @@ import dev.qwenvl.ModelOptions;
 import dev.qwenvl.RpcServer;
 import picocli.CommandLine.Option;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -45,6 +46,11 @@ final class ModelFlags {
                     + " protocol has no authentication: only on a network you trust.")
     List<String> rpc = new ArrayList<>();
 
+    @Option(names = "--rpc-timeout", paramLabel = "SECONDS", defaultValue = "300",
+            description = "Seconds to wait for an rpc-server's reply before the answer fails naming it; 0 waits"
+                    + " forever, as llama.cpp does (default: ${DEFAULT-VALUE}).")
+    long rpcTimeoutSeconds;
+
     @Option(names = "--no-memory-check", description = "Load even when the memory plan says it does not fit.")
     boolean noMemoryCheck;
 
@@ -62,7 +68,8 @@ final class ModelFlags {
                 })
                 .withMemoryCheck(!noMemoryCheck)
                 .withRepack(!noRepack)
-                .withRpcServers(rpc.stream().map(RpcServer::parse).toList());
+                .withRpcServers(rpc.stream().map(RpcServer::parse).toList())
+                .withRpcReplyTimeout(Duration.ofSeconds(rpcTimeoutSeconds));
         if (threads != null) {
             o = o.withThreads(threads);
         }
