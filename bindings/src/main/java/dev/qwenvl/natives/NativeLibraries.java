@@ -4,7 +4,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +37,8 @@ public final class NativeLibraries {
     public static final String PATH_ENV = "QWENVL_LIBRARY_PATH";
     static final String LIST = "natives.list";
     private static final String MODULE_PREFIX = "module:";
+    private static final int RTLD_NOW = 2; // the same on Linux and macOS
+    private static final long DLERROR_MAX = 4096;
     /** ggml builds this CPU variant too, but its AMX kernels die with SIGILL inside a JVM; ggml would pick it first. */
     private static final String JVM_CRASHING_VARIANT = "ggml-cpu-sapphirerapids";
     private static final List<String> LOAD_ORDER =
@@ -99,11 +106,42 @@ public final class NativeLibraries {
                     SymbolLookup.libraryLookup(dir.resolve(f), arena);
                     return Optional.empty();
                 } catch (IllegalArgumentException e) {
-                    return Optional.of(f + " does not load: " + e.getMessage());
+                    return Optional.of(f + " does not load: " + linkerError(dir.resolve(f)).orElse(e.getMessage()));
                 }
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * The dynamic linker's reason (dlerror) why path does not load, such as the dependency it cannot find, which
+     * Java's "Cannot open library" leaves out; empty where there is no dlopen or it loads after all.
+     */
+    private static Optional<String> linkerError(Path path) {
+        Linker linker = Linker.nativeLinker();
+        Optional<MemorySegment> open = linker.defaultLookup().find("dlopen");
+        Optional<MemorySegment> error = linker.defaultLookup().find("dlerror");
+        Optional<MemorySegment> close = linker.defaultLookup().find("dlclose");
+        if (open.isEmpty() || error.isEmpty() || close.isEmpty()) {
+            return Optional.empty();
+        }
+        MethodHandle dlopen = linker.downcallHandle(open.get(), FunctionDescriptor.of(ValueLayout.ADDRESS,
+                ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+        MethodHandle dlerror = linker.downcallHandle(error.get(), FunctionDescriptor.of(ValueLayout.ADDRESS));
+        MethodHandle dlclose = linker.downcallHandle(close.get(), FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.ADDRESS));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment handle = (MemorySegment) dlopen.invokeExact(arena.allocateFrom(path.toString()), RTLD_NOW);
+            if (!handle.equals(MemorySegment.NULL)) {
+                int closed = (int) dlclose.invokeExact(handle);
+                return Optional.empty();
+            }
+            MemorySegment message = (MemorySegment) dlerror.invokeExact();
+            return message.equals(MemorySegment.NULL) ? Optional.empty()
+                    : Optional.of(message.reinterpret(DLERROR_MAX).getString(0));
+        } catch (Throwable t) {
+            return Optional.empty(); // the reason is a nicety; Java's own message still says which file
+        }
     }
 
     /** This machine's natives classifier: {@code linux-x86_64}, {@code macos-aarch64}, {@code windows-x86_64}... */

@@ -120,6 +120,33 @@ class NativeLibrariesTest {
         }
     }
 
+    /**
+     * A GPU module that does not load says which library the dynamic linker could not find (say libcublas.so.13),
+     * not only Java's "Cannot open library". The module is a real shared library, built here, needing one deleted.
+     */
+    @Test
+    void aGpuModuleThatDoesNotLoadNamesTheLibraryItLacks(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(NativeLibraries.platform().startsWith("linux"), "built with gcc as an ELF module");
+        Files.writeString(dir.resolve("missing.c"), "int qwenvl_missing(void) { return 1; }\n");
+        Files.writeString(dir.resolve("module.c"), "int qwenvl_missing(void);\nint f(void) { return qwenvl_missing(); }\n");
+        gcc(dir, "-shared", "-fPIC", "-o", "libqwenvl-missing.so.1", "-Wl,-soname,libqwenvl-missing.so.1", "missing.c");
+        gcc(dir, "-shared", "-fPIC", "-o", "libggml-cuda.so", "module.c", "-Wl,--no-as-needed",
+                dir.resolve("libqwenvl-missing.so.1").toString());
+        Files.delete(dir.resolve("libqwenvl-missing.so.1"));
+        Files.writeString(dir.resolve("natives.list"), "module:libggml-cuda.so\n");
+        String why = NativeLibraries.whyModuleFails(dir, GpuBackend.CUDA).orElseThrow();
+        assertTrue(why.startsWith("libggml-cuda.so does not load: ") && why.contains("libqwenvl-missing.so.1"), why);
+    }
+
+    private static void gcc(Path dir, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("gcc"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+    }
+
     private record Child(int exit, String output) {
     }
 
