@@ -166,7 +166,7 @@ public final class Conversation implements AutoCloseable {
     public void reset() {
         whileIdle(() -> {
             gate.clearPending();
-            owner.prefixCache().offer(context.ctx(), context.seqId(), seq.items());
+            offerPrefix();
             seq.clear();
         });
     }
@@ -242,8 +242,7 @@ public final class Conversation implements AutoCloseable {
             if (gate.isFreed()) {
                 return;
             }
-            // a later conversation may begin the same way
-            context.exclusive(() -> owner.prefixCache().offer(context.ctx(), context.seqId(), seq.items()));
+            context.exclusive(this::offerPrefix);
             sampler.close();
             if (ownTemplate) {
                 template.close();
@@ -328,6 +327,8 @@ public final class Conversation implements AutoCloseable {
             if (!r.ended()) {
                 if (r.complete(isClosed())) {
                     gate.restorePending(r);
+                } else if (!isClosed()) {
+                    context.exclusive(this::offerPrefix);
                 }
                 gate.release(r);
             }
@@ -350,6 +351,14 @@ public final class Conversation implements AutoCloseable {
             nativeLock.unlock();
             freeIfClosedMeanwhile();
         }
+    }
+
+    /**
+     * Gives the prefix cache a copy of what the sequence holds, for conversations that begin the same way: after
+     * each answer (so one still open shares it with a new one) and at reset and close. The caller holds the context.
+     */
+    private void offerPrefix() {
+        owner.prefixCache().offer(context.ctx(), context.seqId(), seq.items());
     }
 
     /** Frees the context when a close() from inside a native callback had to leave it to this step. */

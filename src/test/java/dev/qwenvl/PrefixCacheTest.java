@@ -53,6 +53,40 @@ class PrefixCacheTest {
         }
     }
 
+    /**
+     * A conversation still open shares what it holds: a second one that begins the same way, opened while the first
+     * is still in use (under its own context, and as another sequence of a shared context), takes the cells over and
+     * answers as a recompute, and the first goes on answering as it would alone.
+     */
+    @ParameterizedTest(name = "{0} sequence(s)")
+    @ValueSource(ints = {1, 2})
+    void aConversationStillOpenSharesItsPrefixWithANewOne(int sequences) {
+        ModelPair pair = TinyModels.pair(Spec.tiny(Spec.Projector.QWEN25VL));
+        Image image = Image.read(TestImages.gradient(dir.resolve("g.png"), 640, 480));
+        ModelOptions options = OPTIONS.withParallelSequences(sequences);
+        Function<Conversation, Generation> second = c -> c.ask(Message.of("What colour is it?", image), GREEDY);
+        Function<Conversation, Generation> followUp = c -> {
+            c.ask(Message.of("Describe the image.", image), GREEDY);
+            return c.ask(Message.of("And the corners?"), GREEDY);
+        };
+        ModelOptions uncached = options.withPrefixCacheBytes(0).withImageCacheBytes(0);
+        Generation recomputed = onFreshModel(pair, uncached, SYSTEM, second);
+        Generation alone = onFreshModel(pair, uncached, SYSTEM, followUp);
+        try (VisionLanguageModel model = VisionLanguageModel.load(pair.text(), pair.mmproj(), options);
+             Conversation first = model.newConversation(SYSTEM)) {
+            first.ask(Message.of("Describe the image.", image), GREEDY);
+            Generation reused;
+            try (Conversation next = model.newConversation(SYSTEM)) {
+                reused = second.apply(next);
+            }
+            assertTrue(reused.stats().cachedTokens() > 391, "cached " + reused.stats().cachedTokens());
+            assertEquals(recomputed.text(), reused.text(), "cells taken from an open conversation answer as a"
+                    + " recompute");
+            assertEquals(alone.text(), first.ask(Message.of("And the corners?"), GREEDY).text(),
+                    "the open conversation answers on as it would alone");
+        }
+    }
+
     @Test
     void aResentChatReusesTheEarlierTurnsCells() {
         ModelPair pair = TinyModels.pair(Spec.tiny(Spec.Projector.QWEN25VL));
