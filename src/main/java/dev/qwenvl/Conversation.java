@@ -191,7 +191,21 @@ public final class Conversation implements AutoCloseable {
 
     /** Runs {@code action} on the context with the conversation claimed, so no question can start meanwhile. */
     private void whileIdle(Runnable action) {
-        Question r = gate.claimIdle();
+        whileClaimed(gate.claimIdle(), action);
+    }
+
+    /**
+     * Offers its cells to the prefix cache unless it is answering or closed (then it skips, never waits): the model
+     * calls it when a new conversation opens, which may begin the same way while this one is still open.
+     */
+    void offerPrefixIfIdle() {
+        Question r = gate.tryClaimIdle();
+        if (r != null) {
+            whileClaimed(r, this::offerPrefix);
+        }
+    }
+
+    private void whileClaimed(Question r, Runnable action) {
         nativeLock.lock();
         try {
             if (!isClosed()) {
@@ -327,8 +341,6 @@ public final class Conversation implements AutoCloseable {
             if (!r.ended()) {
                 if (r.complete(isClosed())) {
                     gate.restorePending(r);
-                } else if (!isClosed()) {
-                    context.exclusive(this::offerPrefix);
                 }
                 gate.release(r);
             }
@@ -354,8 +366,8 @@ public final class Conversation implements AutoCloseable {
     }
 
     /**
-     * Gives the prefix cache a copy of what the sequence holds, for conversations that begin the same way: after
-     * each answer (so one still open shares it with a new one) and at reset and close. The caller holds the context.
+     * Gives the prefix cache a copy of what the sequence holds, for conversations that begin the same way: when a new
+     * conversation opens (so one still open shares it), and at reset and close. The caller holds the context.
      */
     private void offerPrefix() {
         owner.prefixCache().offer(context.ctx(), context.seqId(), seq.items());

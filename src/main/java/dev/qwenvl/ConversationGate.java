@@ -47,6 +47,15 @@ final class ConversationGate {
         return current;
     }
 
+    /** Like {@link #claimIdle()}, but null instead of an exception when it is closed or answering. */
+    synchronized Question tryClaimIdle() {
+        if (closed || current != null) {
+            return null;
+        }
+        current = new Question(null, List.of(), SamplingOptions.defaults());
+        return current;
+    }
+
     synchronized void release(Question q) {
         if (current == q) {
             current = null;

@@ -42,6 +42,11 @@ final class PrefixCache {
         if (maxBytes == 0 || cells(items, items.size()) < MIN_CELLS) {
             return;
         }
+        synchronized (this) {
+            if (entries.values().stream().anyMatch(e -> holds(e, items))) {
+                return; // an entry already holds all of it: no copy (a conversation offered again, unchanged)
+            }
+        }
         long size = llama_state_seq_get_size(ctx, seq);
         if (size <= 0 || size > maxBytes) {
             return;
@@ -54,7 +59,7 @@ final class PrefixCache {
         synchronized (this) {
             for (Iterator<Entry> it = entries.values().iterator(); it.hasNext(); ) {
                 Entry e = it.next();
-                if (common(e.items(), copy, copy.size()) == copy.size()) {
+                if (holds(e, copy)) {
                     return; // an entry already holds all of it
                 }
                 if (common(e.items(), copy, e.items().size()) == e.items().size()) {
@@ -70,6 +75,10 @@ final class PrefixCache {
                 it.remove();
             }
         }
+    }
+
+    private static boolean holds(Entry e, List<SequenceState.Item> items) {
+        return common(e.items(), items, items.size()) == items.size();
     }
 
     /**

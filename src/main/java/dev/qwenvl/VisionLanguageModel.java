@@ -214,6 +214,13 @@ public final class VisionLanguageModel implements AutoCloseable {
 
     /** A new conversation with its own context (KV cache), a system prompt and template settings. */
     public Conversation newConversation(ConversationOptions conversationOptions) {
+        // what the open conversations hold may be how this one begins: offered now, outside the model's lock
+        List<Conversation> open;
+        synchronized (lifecycle) {
+            checkOpen();
+            open = new ArrayList<>(conversations);
+        }
+        open.forEach(Conversation::offerPrefixIfIdle);
         synchronized (lifecycle) {
             checkOpen();
             Conversation c = new Conversation(this, conversationOptions);
