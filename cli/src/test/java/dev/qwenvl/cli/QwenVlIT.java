@@ -183,6 +183,10 @@ class QwenVlIT {
         CliProcess.Result range = CliProcess.run(args("--top-p", "2", "-p", QUESTION));
         assertEquals(ExitCodes.USAGE, range.exitCode(), range::toString);
         assertTrue(range.stderr().contains("between 0 and 1"), range::toString);
+
+        CliProcess.Result timeout = CliProcess.run(args("--rpc-timeout", "-1", "-p", QUESTION));
+        assertEquals(ExitCodes.USAGE, timeout.exitCode(), timeout::toString);
+        assertTrue(timeout.stderr().contains("rpcReplyTimeout must be between 0 (wait forever)"), timeout::toString);
     }
 
     @Test
