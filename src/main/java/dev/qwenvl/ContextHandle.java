@@ -166,6 +166,11 @@ final class ContextHandle implements AutoCloseable {
         }
     }
 
+    /** Whether this thread is inside a use of the context (a log handler called during its decode, say). */
+    boolean usedByCurrentThread() {
+        return shared != null ? shared.usedByCurrentThread() : lock.isHeldByCurrentThread();
+    }
+
     void exclusive(Runnable use) {
         exclusive(() -> {
             use.run();

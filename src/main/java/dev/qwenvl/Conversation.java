@@ -196,9 +196,14 @@ public final class Conversation implements AutoCloseable {
 
     /**
      * Offers its cells to the prefix cache unless it is answering or closed (then it skips, never waits): the model
-     * calls it when a new conversation opens, which may begin the same way while this one is still open.
+     * calls it when a new conversation opens, which may begin the same way while this one is still open. Skipped too
+     * from inside a native call on its context (a log handler during a shared context's round): the state would be
+     * read mid-decode.
      */
     void offerPrefixIfIdle() {
+        if (context.usedByCurrentThread()) {
+            return;
+        }
         Question r = gate.tryClaimIdle();
         if (r != null) {
             whileClaimed(r, this::offerPrefix);

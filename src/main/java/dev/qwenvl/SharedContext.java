@@ -211,6 +211,11 @@ final class SharedContext implements AutoCloseable {
         }
     }
 
+    /** Whether this thread is inside the context's own use (a round, or an exclusive section): a native call on it. */
+    boolean usedByCurrentThread() {
+        return lock.isHeldByCurrentThread();
+    }
+
     /** A sequence starts or stops generating: rounds wait briefly for the tokens of those generating. */
     void generating(boolean starts) {
         synchronized (rounds) {
